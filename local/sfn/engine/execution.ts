@@ -81,8 +81,12 @@ export class Execution {
   enqueue(change: () => void | Promise<void>): Promise<void> {
     const run = async () => {
       if (this.status !== 'RUNNING') return;
-      await change();
-      await this.drain();
+      try {
+        await change();
+        await this.drain();
+      } catch (e) {
+        this.failInternally(e);
+      }
       this.commit();
     };
     const next = this.chain.then(run, run);
@@ -719,6 +723,27 @@ export class Execution {
         this.emit(undefined, 'ExecutionAborted', { executionAbortedEventDetails: details });
         break;
     }
+  }
+
+  /**
+   * An engine fault (not a state's error) while running a burst: drop the uncommitted burst, go back
+   * to the last committed runtime and fail the execution visibly, so nothing is half-applied or stuck.
+   */
+  private failInternally(e: unknown): void {
+    console.error(`[sfn] internal error in ${this.info.arn}:`, e);
+    const saved = this.host.store.getExecution(this.info.arn)?.runtime;
+    if (saved) this.runtime = JSON.parse(saved) as Runtime;
+    this.events = [];
+    this.openTokens = [];
+    this.closeTokens = [];
+    this.dispatches = [];
+    this.ready = [];
+    this.terminal = undefined;
+    this.finish({
+      status: 'FAILED',
+      error: StatesErrors.Runtime,
+      cause: `Internal error in the local engine: ${(e as Error)?.message ?? String(e)}`,
+    });
   }
 
   /** Writes the burst, then lets its effects happen. */

@@ -109,5 +109,7 @@ export function toTaskFailure(err: unknown, kind: ParsedResource['kind']): TaskF
     const service = kind === 's3' ? 'S3' : kind === 'sqs' ? 'SQS' : 'States';
     return new TaskFailure(`${service}.${errorType}`, err.message);
   }
+  // Something that is not an Error: for Lambda, AWS's name for a failure it cannot classify.
+  if (kind === 'lambda' || kind === 'lambda-function') return new TaskFailure('Lambda.Unknown', String(err));
   return new TaskFailure('States.TaskFailed', String(err));
 }

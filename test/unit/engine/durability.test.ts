@@ -176,3 +176,27 @@ describe('restart', () => {
     second.store.close();
   });
 });
+
+describe('engine faults', () => {
+  it('fails an execution visibly, from its last committed state, when the engine itself throws', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deputy-dur-'));
+    dirs.push(dir);
+    const { store, engine } = open(join(dir, 'sfn.sqlite'));
+    const sm = machine({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 60, End: true } } });
+    store.insertStateMachine(sm);
+    const arn = `${sm.arn.replace(':stateMachine:', ':execution:')}:f`;
+    engine.start(sm, arn, 'f', '{}');
+    await until(() => store.history(arn, { reverse: false, limit: 10 }).some((e) => e.type === 'WaitStateEntered'), 'waiting');
+    const running = (engine as unknown as { running: Map<string, { enqueue(fn: () => void): Promise<void> }> }).running;
+    await running.get(arn)?.enqueue(() => {
+      throw new Error('simulated engine bug');
+    });
+    const rec = store.getExecution(arn);
+    expect(rec?.status).toBe('FAILED');
+    expect(rec?.cause).toContain('simulated engine bug');
+    const types = store.history(arn, { reverse: false, limit: 10 }).map((e) => e.type);
+    expect(types).toEqual(['ExecutionStarted', 'WaitStateEntered', 'ExecutionFailed']);
+    engine.close();
+    store.close();
+  });
+});
