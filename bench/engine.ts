@@ -8,8 +8,10 @@
  * alone; a child runs a warm-up pass, then the measured pass, then checks every output.
  */
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { findSourceMap } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +20,7 @@ import type { RunOptions, StateMachineDefinition } from 'aws-local-stepfunctions
 import { validateDefinition } from '../local/sfn/asl/validate.js';
 import { Engine } from '../local/sfn/engine/engine.js';
 import { SfnStore, type StateMachineRecord } from '../local/sfn/engine/store.js';
-import { type JsonValue, type Workload, workloads } from './workloads.js';
+import { type Workload, workloads } from './workloads.js';
 
 const ENGINES = ['deputy', 'als'] as const;
 type EngineKey = (typeof ENGINES)[number];
@@ -32,9 +34,14 @@ interface ChildResult {
   workload: Workload['key'];
   executions: number;
   concurrency: number;
+  rounds: number;
   warmupExecutions: number;
   warmupSeconds: number;
+  /** Wall-clock seconds of each measured round of `executions` executions. */
+  roundSeconds: number[];
+  /** The median round. */
   seconds: number;
+  /** `executions / seconds`: the median round's throughput. */
   executionsPerSecond: number;
   /** Peak resident set size of the child process (process.resourceUsage().maxRSS), MiB. */
   peakRssMiB: number;
@@ -185,6 +192,44 @@ async function alsRunner(w: Workload): Promise<Runner> {
 // ------------------------------------------------------------------------------------------------
 // Child: one engine, one workload
 
+interface CallFrame {
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+/**
+ * BENCH_CPU_PROF=dir: profiles the measured rounds only (not start-up or warm-up) and writes
+ * `dir/<engine>-<workload>.cpuprofile`, with positions mapped back to the TypeScript sources.
+ */
+async function startProfiler(): Promise<((name: string) => Promise<string>) | undefined> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async (name) => {
+    const { profile } = (await session.post('Profiler.stop')) as { profile: { nodes: { callFrame: CallFrame }[] } };
+    session.disconnect();
+    for (const { callFrame: f } of profile.nodes) {
+      if (!f.url.startsWith('file://') || f.url.includes('/node_modules/')) continue;
+      const entry = findSourceMap(f.url)?.findEntry(f.lineNumber, f.columnNumber) as
+        | { originalLine?: number; originalColumn?: number }
+        | undefined;
+      if (entry?.originalLine !== undefined) {
+        f.lineNumber = entry.originalLine;
+        f.columnNumber = entry.originalColumn ?? 0;
+      }
+    }
+    mkdirSync(resolve(dir), { recursive: true });
+    const file = join(resolve(dir), `${name}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    return file;
+  };
+}
+
 /** Runs `n` executions with at most `concurrency` in flight; returns the checks and the seconds taken. */
 async function pass(
   runner: Runner,
@@ -226,32 +271,47 @@ async function child(engineKey: EngineKey, workloadKey: string): Promise<void> {
   process.stdout.write(`${tag} warm-up: ${w.warmup} executions… `);
   const warm = await pass(runner, w.warmup, w.concurrency, 0, () => {});
   verify(`${tag} warm-up`, warm.checks);
-  process.stdout.write(`ok (${warm.seconds.toFixed(2)}s)\n`);
+  process.stdout.write(`ok in ${warm.seconds.toFixed(2)}s\n`);
 
-  let reported = 0;
-  const step = Math.max(1, Math.ceil(w.executions / 4));
-  const measured = await pass(runner, w.executions, w.concurrency, w.warmup, (done, s) => {
-    if (done >= reported + step || done === w.executions) {
-      reported = done;
-      process.stdout.write(`${tag} measured: ${done}/${w.executions} done, ${s.toFixed(2)}s\n`);
-    }
-  });
-  verify(`${tag} measured`, measured.checks);
+  const stopProfiler = await startProfiler();
+  const roundSeconds: number[] = [];
+  let offset = w.warmup;
+  for (let r = 1; r <= w.rounds; r++) {
+    let lastReport = 0;
+    const m = await pass(runner, w.executions, w.concurrency, offset, (done, s) => {
+      if (s - lastReport >= 0.5 && done < w.executions) {
+        lastReport = s;
+        process.stdout.write(`${tag} round ${r}/${w.rounds}: ${done}/${w.executions}…\n`);
+      }
+    });
+    verify(`${tag} round ${r}`, m.checks);
+    offset += w.executions;
+    roundSeconds.push(m.seconds);
+    const rate = w.executions / m.seconds;
+    process.stdout.write(
+      `${tag} round ${r}/${w.rounds}: ${w.executions} executions in ${m.seconds.toFixed(3)}s = ${rate.toFixed(1)}/s, outputs verified\n`,
+    );
+  }
+  const profileFile = await stopProfiler?.(`${engineKey}-${w.key}`);
+  if (profileFile) process.stdout.write(`${tag} CPU profile of the measured rounds: ${profileFile}\n`);
+  const sorted = [...roundSeconds].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
   const result: ChildResult = {
     engine: engineKey,
     workload: w.key,
     executions: w.executions,
     concurrency: w.concurrency,
+    rounds: w.rounds,
     warmupExecutions: w.warmup,
     warmupSeconds: round(warm.seconds, 3),
-    seconds: round(measured.seconds, 3),
-    executionsPerSecond: round(w.executions / measured.seconds, 1),
+    roundSeconds: roundSeconds.map((x) => round(x, 3)),
+    seconds: round(median, 3),
+    executionsPerSecond: round(w.executions / median, 1),
     peakRssMiB: peakRssMiB(),
     startRssMiB,
     details: runner.details(),
   };
   runner.close();
-  process.stdout.write(`${tag} all ${w.warmup + w.executions} outputs verified\n`);
   if (!process.send) throw new Error('the child mode must be started by the bench itself');
   await new Promise<void>((ok, fail) => process.send?.(result, undefined, {}, (e) => (e ? fail(e) : ok())));
 }
@@ -260,23 +320,24 @@ async function child(engineKey: EngineKey, workloadKey: string): Promise<void> {
 // Parent: fork the children, print the table and the JSON line
 
 function runChild(engineKey: EngineKey, w: Workload): Promise<ChildResult> {
-  const execArgv = [...process.execArgv];
-  const profDir = process.env.BENCH_CPU_PROF;
-  if (profDir) {
-    mkdirSync(resolve(profDir), { recursive: true });
-    execArgv.push('--cpu-prof', `--cpu-prof-dir=${resolve(profDir)}`, `--cpu-prof-name=${engineKey}-${w.key}.cpuprofile`);
-  }
   return new Promise((ok, fail) => {
     let result: ChildResult | undefined;
     const cp = fork(fileURLToPath(import.meta.url), ['--child', engineKey, w.key], {
-      execArgv,
+      execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    // A hung execution must not hang the bench: the child gets a deadline.
+    const limitS = Number(process.env.BENCH_CHILD_TIMEOUT_S ?? 120);
+    const timer = setTimeout(() => {
+      console.error(`${engineKey} ${w.key}: no result after ${limitS}s, stopping the child`);
+      cp.kill('SIGKILL');
+    }, limitS * 1000);
     cp.on('message', (m) => {
       result = m as ChildResult;
     });
     cp.on('error', fail);
     cp.on('exit', (code, signal) => {
+      clearTimeout(timer);
       if (code === 0 && result) ok(result);
       else fail(new Error(`${engineKey} ${w.key}: child exited with ${signal ?? `code ${code}`}`));
     });
@@ -308,7 +369,7 @@ async function parent(): Promise<void> {
   console.log(`Deputy engine bench — node ${process.version}, ${process.platform}/${process.arch}`);
   for (const w of ws) {
     console.log(
-      `  (${w.key}) ${w.title}: ${w.executions} executions, ${w.concurrency} in flight, after ${w.warmup} warm-up`,
+      `  (${w.key}) ${w.title}: ${w.rounds} rounds of ${w.executions} executions, ${w.concurrency} in flight, after ${w.warmup} warm-up`,
     );
   }
   const results: ChildResult[] = [];
@@ -318,7 +379,9 @@ async function parent(): Promise<void> {
     }
   }
 
-  const rows: string[][] = [['workload', 'engine', 'executions', 'seconds', 'exec/s', 'peak RSS', 'Deputy/ALS']];
+  const rows: string[][] = [
+    ['workload', 'engine', 'execs/round', 'median s', 'exec/s', 'RSS start', 'RSS peak', 'Deputy/ALS'],
+  ];
   const summary: Record<string, unknown> = {};
   for (const w of ws) {
     const d = results.find((r) => r.workload === w.key && r.engine === 'deputy');
@@ -332,6 +395,7 @@ async function parent(): Promise<void> {
         String(r.executions),
         r.seconds.toFixed(3),
         r.executionsPerSecond.toFixed(1),
+        `${r.startRssMiB.toFixed(1)} MiB`,
         `${r.peakRssMiB.toFixed(1)} MiB`,
         r === d && ratio !== undefined ? ratio.toFixed(3) : '',
       ]);
@@ -347,7 +411,9 @@ async function parent(): Promise<void> {
   console.log('');
   console.log(table(rows));
   console.log('');
-  console.log('Deputy/ALS = Deputy executions/s ÷ aws-local-stepfunctions executions/s (target: >= 1.0).');
+  console.log('exec/s: median of the measured rounds. RSS: per child process (one per engine and workload);');
+  console.log('start = after imports and setup, peak = process.resourceUsage().maxRSS at the end.');
+  console.log('Deputy/ALS = Deputy exec/s ÷ aws-local-stepfunctions exec/s (target: >= 1.0).');
   for (const w of ws) {
     const s = summary[w.key] as { ratio: number | null };
     if (s.ratio !== null) {
@@ -361,7 +427,7 @@ async function parent(): Promise<void> {
       bench: 'deputy-engine',
       node: process.version,
       platform: `${process.platform}/${process.arch}`,
-      cpus: (await import('node:os')).cpus().length,
+      cpus: cpus().length,
       workloads: summary,
     }),
   );
@@ -373,5 +439,10 @@ if (argv[0] === '--child') {
   if (!ENGINES.includes(engineKey)) throw new Error(`unknown engine '${argv[1]}'`);
   await child(engineKey, argv[2] ?? '');
 } else {
-  await parent();
+  try {
+    await parent();
+  } catch (e) {
+    console.error(`bench failed: ${(e as Error)?.message ?? String(e)}`);
+    process.exitCode = 1;
+  }
 }

@@ -15,8 +15,10 @@ export interface Workload {
   definition: Record<string, unknown>;
   /** Names of the Task states (all no-op Lambda functions that return their input). */
   taskStates: string[];
-  /** Measured executions. */
+  /** Executions per measured round. */
   executions: number;
+  /** Measured rounds; the median round is reported. */
+  rounds: number;
   /** Executions run first and not measured. */
   warmup: number;
   /** How many executions a client keeps in flight at once. */
@@ -184,7 +186,8 @@ export function workloads(): Workload[] {
       definition: chainDefinition,
       taskStates: ['Validate', 'Process', 'Record'],
       executions: envInt('BENCH_CHAIN_EXECUTIONS', 1000),
-      warmup: envInt('BENCH_CHAIN_WARMUP', 200),
+      rounds: envInt('BENCH_ROUNDS', 5),
+      warmup: envInt('BENCH_CHAIN_WARMUP', 500),
       concurrency: envInt('BENCH_CHAIN_CONCURRENCY', 100),
       input: chainInput,
       expected: chainExpected,
@@ -195,7 +198,8 @@ export function workloads(): Workload[] {
       definition: mapDefinition,
       taskStates: ['Work'],
       executions: envInt('BENCH_MAP_EXECUTIONS', 20),
-      warmup: envInt('BENCH_MAP_WARMUP', 4),
+      rounds: envInt('BENCH_ROUNDS', 5),
+      warmup: envInt('BENCH_MAP_WARMUP', 10),
       concurrency: envInt('BENCH_MAP_CONCURRENCY', 20),
       input: mapInput,
       expected: mapExpected,
