@@ -48,7 +48,9 @@ describe('AWS CLI against the local cloud', () => {
   it('creates a state machine, runs an execution and reads its history', async () => {
     const definition = JSON.stringify({
       StartAt: 'Greet',
-      States: { Greet: { Type: 'Pass', Parameters: { 'greeting.$': "States.Format('Hello, {}!', $.who)" }, End: true } },
+      States: {
+        Greet: { Type: 'Pass', Parameters: { 'greeting.$': "States.Format('Hello, {}!', $.who)" }, End: true },
+      },
     });
     const created = await aws(
       'stepfunctions',
@@ -62,9 +64,23 @@ describe('AWS CLI against the local cloud', () => {
     );
     const smArn = created.stateMachineArn as string;
     expect(smArn).toBe('arn:aws:states:us-east-1:000000000000:stateMachine:cli-hello');
-    const started = await aws('stepfunctions', 'start-execution', '--state-machine-arn', smArn, '--name', 'run-1', '--input', '{"who":"ops"}');
+    const started = await aws(
+      'stepfunctions',
+      'start-execution',
+      '--state-machine-arn',
+      smArn,
+      '--name',
+      'run-1',
+      '--input',
+      '{"who":"ops"}',
+    );
     await cloud.engine.whenClosed(started.executionArn as string);
-    const described = await aws('stepfunctions', 'describe-execution', '--execution-arn', started.executionArn as string);
+    const described = await aws(
+      'stepfunctions',
+      'describe-execution',
+      '--execution-arn',
+      started.executionArn as string,
+    );
     expect(described.status).toBe('SUCCEEDED');
     expect(JSON.parse(described.output as string)).toEqual({ greeting: 'Hello, ops!' });
     const hist = await aws('stepfunctions', 'get-execution-history', '--execution-arn', started.executionArn as string);
@@ -80,12 +96,28 @@ describe('AWS CLI against the local cloud', () => {
 
   it('shows AWS error codes for bad calls', async () => {
     expect(
-      await awsFails('stepfunctions', 'describe-execution', '--execution-arn', 'arn:aws:states:us-east-1:000000000000:execution:x:y'),
+      await awsFails(
+        'stepfunctions',
+        'describe-execution',
+        '--execution-arn',
+        'arn:aws:states:us-east-1:000000000000:execution:x:y',
+      ),
     ).toContain('ExecutionDoesNotExist');
     expect(
-      await awsFails('stepfunctions', 'create-state-machine', '--name', 'bad', '--role-arn', 'arn:aws:iam::000000000000:role/cli', '--definition', '{"StartAt":"Nope","States":{}}'),
+      await awsFails(
+        'stepfunctions',
+        'create-state-machine',
+        '--name',
+        'bad',
+        '--role-arn',
+        'arn:aws:iam::000000000000:role/cli',
+        '--definition',
+        '{"StartAt":"Nope","States":{}}',
+      ),
     ).toContain('InvalidDefinition');
-    expect(await awsFails('stepfunctions', 'send-task-success', '--cli-input-json', '{"taskToken":"x","output":"{}"}')).toContain('InvalidToken');
+    expect(
+      await awsFails('stepfunctions', 'send-task-success', '--cli-input-json', '{"taskToken":"x","output":"{}"}'),
+    ).toContain('InvalidToken');
   });
 
   it('serves boto3 as well', async () => {

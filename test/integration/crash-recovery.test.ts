@@ -6,12 +6,12 @@ import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
-  type SFNClient,
   SendTaskSuccessCommand,
+  type SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROLE_ARN, exited, freePort, sfnClient, spawnTs, waitHealthy } from '../helpers/cloud.js';
+import { exited, freePort, ROLE_ARN, sfnClient, spawnTs, waitHealthy } from '../helpers/cloud.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deputy-crash-'));
 const callLog = join(dir, 'calls.jsonl');
@@ -37,7 +37,14 @@ const workDef = JSON.stringify({
       MaxConcurrency: 2,
       ItemProcessor: {
         StartAt: 'Each',
-        States: { Each: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:work', OutputPath: '$.payload', End: true } },
+        States: {
+          Each: {
+            Type: 'Task',
+            Resource: 'arn:aws:lambda:us-east-1:000000000000:function:work',
+            OutputPath: '$.payload',
+            End: true,
+          },
+        },
       },
       ResultPath: '$.fan',
       Next: 'Done',
@@ -78,7 +85,8 @@ async function allDone(sfn: SFNClient, arns: string[], timeoutMs: number) {
     for (const executionArn of arns) {
       if (results.has(executionArn)) continue;
       const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      if (d.status !== 'RUNNING') results.set(executionArn, { status: d.status as string, ...(d.output ? { output: d.output } : {}) });
+      if (d.status !== 'RUNNING')
+        results.set(executionArn, { status: d.status as string, ...(d.output ? { output: d.output } : {}) });
     }
     if (Date.now() > end) throw new Error(`only ${results.size}/${arns.length} executions finished`);
     await new Promise((r) => setTimeout(r, 100));
@@ -95,21 +103,38 @@ describe('crash recovery', () => {
     await waitHealthy(url);
     const sfn = sfnClient(url);
 
-    const work = (await sfn.send(new CreateStateMachineCommand({ name: 'work', definition: workDef, roleArn: ROLE_ARN }))).stateMachineArn;
-    const ask = (await sfn.send(new CreateStateMachineCommand({ name: 'ask', definition: askDef, roleArn: ROLE_ARN }))).stateMachineArn;
+    const work = (
+      await sfn.send(new CreateStateMachineCommand({ name: 'work', definition: workDef, roleArn: ROLE_ARN }))
+    ).stateMachineArn;
+    const ask = (await sfn.send(new CreateStateMachineCommand({ name: 'ask', definition: askDef, roleArn: ROLE_ARN })))
+      .stateMachineArn;
 
     // The control run: one execution of each that never sees a crash.
-    const control = (await sfn.send(new StartExecutionCommand({ stateMachineArn: work, name: 'control', input: '{"n":0}' }))).executionArn as string;
+    const control = (
+      await sfn.send(new StartExecutionCommand({ stateMachineArn: work, name: 'control', input: '{"n":0}' }))
+    ).executionArn as string;
     const controlDone = await allDone(sfn, [control], 20_000);
     const controlTypes = (await history(sfn, control)).map((e) => e.type);
 
     const workArns: string[] = [];
     for (let i = 1; i <= 30; i++) {
-      workArns.push((await sfn.send(new StartExecutionCommand({ stateMachineArn: work, name: `w${i}`, input: JSON.stringify({ n: i }) }))).executionArn as string);
+      workArns.push(
+        (
+          await sfn.send(
+            new StartExecutionCommand({ stateMachineArn: work, name: `w${i}`, input: JSON.stringify({ n: i }) }),
+          )
+        ).executionArn as string,
+      );
     }
     const askArns: string[] = [];
     for (let i = 1; i <= 5; i++) {
-      askArns.push((await sfn.send(new StartExecutionCommand({ stateMachineArn: ask, name: `a${i}`, input: JSON.stringify({ id: i }) }))).executionArn as string);
+      askArns.push(
+        (
+          await sfn.send(
+            new StartExecutionCommand({ stateMachineArn: ask, name: `a${i}`, input: JSON.stringify({ id: i }) }),
+          )
+        ).executionArn as string,
+      );
     }
 
     // Kill the server without warning at three moments while work is in flight, restarting each time.
@@ -164,9 +189,14 @@ describe('crash recovery', () => {
     }
 
     // Every journaled call was made at least once; a call repeated after a crash kept its idempotency key.
-    const calls = readFileSync(callLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { fn: string; key: string });
+    const calls = readFileSync(callLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { fn: string; key: string });
     const keys = new Set(calls.map((c) => c.key));
-    const scheduled = (await Promise.all(workArns.map((a) => history(sfn, a)))).flat().filter((e) => e.type === 'TaskScheduled' || e.type === 'LambdaFunctionScheduled');
+    const scheduled = (await Promise.all(workArns.map((a) => history(sfn, a))))
+      .flat()
+      .filter((e) => e.type === 'TaskScheduled' || e.type === 'LambdaFunctionScheduled');
     expect(keys.size).toBeGreaterThanOrEqual(scheduled.length);
     sfn.destroy();
     server.kill('SIGTERM');

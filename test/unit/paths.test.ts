@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { StatesError, errorMatches } from '../../local/sfn/asl/errors.js';
-import { applyResultPath, isDefinitePath, readPathForField, resolvePath, selectPath } from '../../local/sfn/asl/paths.js';
+import { errorMatches, StatesError } from '../../local/sfn/asl/errors.js';
+import {
+  applyResultPath,
+  isDefinitePath,
+  readPathForField,
+  resolvePath,
+  selectPath,
+} from '../../local/sfn/asl/paths.js';
 
 const ctx = {
   input: { a: { b: [10, 20, { c: 'x' }] }, 'odd key': 1, list: [{ p: 1 }, { p: 5 }] },

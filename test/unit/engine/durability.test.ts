@@ -186,7 +186,10 @@ describe('engine faults', () => {
     store.insertStateMachine(sm);
     const arn = `${sm.arn.replace(':stateMachine:', ':execution:')}:f`;
     engine.start(sm, arn, 'f', '{}');
-    await until(() => store.history(arn, { reverse: false, limit: 10 }).some((e) => e.type === 'WaitStateEntered'), 'waiting');
+    await until(
+      () => store.history(arn, { reverse: false, limit: 10 }).some((e) => e.type === 'WaitStateEntered'),
+      'waiting',
+    );
     const running = (engine as unknown as { running: Map<string, { enqueue(fn: () => void): Promise<void> }> }).running;
     await running.get(arn)?.enqueue(() => {
       throw new Error('simulated engine bug');
