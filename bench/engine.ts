@@ -102,7 +102,7 @@ async function deputyRunner(w: Workload): Promise<Runner> {
     async run(i) {
       const execName = `e${++seq}-${i}`;
       const arn = `arn:aws:states:us-east-1:000000000000:execution:${name}:${execName}`;
-      const { existing } = engine.start(sm, arn, execName, JSON.stringify(w.input(i)));
+      const { existing } = await engine.start(sm, arn, execName, JSON.stringify(w.input(i)));
       if (existing) throw new Error(`execution ${execName} already existed`);
       await engine.whenClosed(arn);
       return () => {
@@ -276,22 +276,39 @@ async function child(engineKey: EngineKey, workloadKey: string): Promise<void> {
   const stopProfiler = await startProfiler();
   const roundSeconds: number[] = [];
   let offset = w.warmup;
-  for (let r = 1; r <= w.rounds; r++) {
-    let lastReport = 0;
-    const m = await pass(runner, w.executions, w.concurrency, offset, (done, s) => {
-      if (s - lastReport >= 0.5 && done < w.executions) {
-        lastReport = s;
-        process.stdout.write(`${tag} round ${r}/${w.rounds}: ${done}/${w.executions}…\n`);
+  const send = (m: unknown) =>
+    new Promise<void>((ok, fail) => process.send?.(m as object, undefined, {}, (e) => (e ? fail(e) : ok())));
+  // The parent runs the engines' rounds alternately, so that load from elsewhere on the machine falls
+  // on both alike; it asks for one round at a time.
+  const finish = new Promise<void>((done) => {
+    let r = 0;
+    process.on('message', (m: { type: string }) => {
+      if (m.type === 'finish') {
+        done();
+        return;
       }
+      r += 1;
+      void (async () => {
+        let lastReport = 0;
+        const round = await pass(runner, w.executions, w.concurrency, offset, (n, sec) => {
+          if (sec - lastReport >= 0.5 && n < w.executions) {
+            lastReport = sec;
+            process.stdout.write(`${tag} round ${r}: ${n}/${w.executions}…\n`);
+          }
+        });
+        verify(`${tag} round ${r}`, round.checks);
+        offset += w.executions;
+        roundSeconds.push(round.seconds);
+        const rate = w.executions / round.seconds;
+        process.stdout.write(
+          `${tag} round ${r}: ${w.executions} executions in ${round.seconds.toFixed(3)}s = ${rate.toFixed(1)}/s, outputs verified\n`,
+        );
+        await send({ type: 'round', seconds: round.seconds });
+      })();
     });
-    verify(`${tag} round ${r}`, m.checks);
-    offset += w.executions;
-    roundSeconds.push(m.seconds);
-    const rate = w.executions / m.seconds;
-    process.stdout.write(
-      `${tag} round ${r}/${w.rounds}: ${w.executions} executions in ${m.seconds.toFixed(3)}s = ${rate.toFixed(1)}/s, outputs verified\n`,
-    );
-  }
+  });
+  await send({ type: 'ready' });
+  await finish;
   const profileFile = await stopProfiler?.(`${engineKey}-${w.key}`);
   if (profileFile) process.stdout.write(`${tag} CPU profile of the measured rounds: ${profileFile}\n`);
   const sorted = [...roundSeconds].sort((a, b) => a - b);
@@ -312,36 +329,68 @@ async function child(engineKey: EngineKey, workloadKey: string): Promise<void> {
     details: runner.details(),
   };
   runner.close();
-  if (!process.send) throw new Error('the child mode must be started by the bench itself');
-  await new Promise<void>((ok, fail) => process.send?.(result, undefined, {}, (e) => (e ? fail(e) : ok())));
+  await send({ type: 'result', result });
+  process.disconnect();
 }
 
 // ------------------------------------------------------------------------------------------------
 // Parent: fork the children, print the table and the JSON line
 
-function runChild(engineKey: EngineKey, w: Workload): Promise<ChildResult> {
-  return new Promise((ok, fail) => {
-    let result: ChildResult | undefined;
-    const cp = fork(fileURLToPath(import.meta.url), ['--child', engineKey, w.key], {
-      execArgv: process.execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    // A hung execution must not hang the bench: the child gets a deadline.
-    const limitS = Number(process.env.BENCH_CHILD_TIMEOUT_S ?? 120);
-    const timer = setTimeout(() => {
-      console.error(`${engineKey} ${w.key}: no result after ${limitS}s, stopping the child`);
-      cp.kill('SIGKILL');
-    }, limitS * 1000);
-    cp.on('message', (m) => {
-      result = m as ChildResult;
-    });
-    cp.on('error', fail);
-    cp.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0 && result) ok(result);
-      else fail(new Error(`${engineKey} ${w.key}: child exited with ${signal ?? `code ${code}`}`));
-    });
+interface ChildHandle {
+  ready: Promise<void>;
+  round(): Promise<number>;
+  finish(): Promise<ChildResult>;
+}
+
+function runChild(engineKey: EngineKey, w: Workload): ChildHandle {
+  const execArgv = [...process.execArgv];
+  const cp = fork(fileURLToPath(import.meta.url), ['--child', engineKey, w.key], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  // A hung execution must not hang the bench: the child gets a deadline.
+  const limitS = Number(process.env.BENCH_CHILD_TIMEOUT_S ?? 300);
+  const timer = setTimeout(() => {
+    console.error(`${engineKey} ${w.key}: no result after ${limitS}s, stopping the child`);
+    cp.kill('SIGKILL');
+  }, limitS * 1000);
+  let waiting:
+    | { ok: (m: { type: string; seconds?: number; result?: ChildResult }) => void; fail: (e: Error) => void }
+    | undefined;
+  let readyOk: () => void = () => {};
+  let failAll: (e: Error) => void = () => {};
+  const ready = new Promise<void>((ok, fail) => {
+    readyOk = ok;
+    failAll = fail;
+  });
+  cp.on('message', (m: { type: string; seconds?: number; result?: ChildResult }) => {
+    if (m.type === 'ready') readyOk();
+    else waiting?.ok(m);
+  });
+  const died = (why: string) => {
+    clearTimeout(timer);
+    const err = new Error(`${engineKey} ${w.key}: ${why}`);
+    failAll(err);
+    waiting?.fail(err);
+  };
+  cp.on('error', (e) => died(e.message));
+  cp.on('exit', (code, signal) => {
+    clearTimeout(timer);
+    if (code !== 0) died(`child exited with ${signal ?? `code ${code}`}`);
+  });
+  const ask = (msg: { type: string }) =>
+    new Promise<{ type: string; seconds?: number; result?: ChildResult }>((ok, fail) => {
+      waiting = { ok, fail };
+      cp.send(msg);
+    });
+  return {
+    ready,
+    round: async () => (await ask({ type: 'round' })).seconds as number,
+    finish: async () => {
+      const m = await ask({ type: 'finish' });
+      return m.result as ChildResult;
+    },
+  };
 }
 
 function table(rows: string[][]): string {
@@ -373,10 +422,22 @@ async function parent(): Promise<void> {
     );
   }
   const results: ChildResult[] = [];
+  const pairRatios = new Map<string, number[]>();
   for (const w of ws) {
-    for (const e of engines) {
-      results.push(await runChild(e, w));
+    const handles = engines.map((e) => ({ e, h: runChild(e, w) }));
+    for (const { h } of handles) await h.ready;
+    const ratios: number[] = [];
+    for (let r = 0; r < w.rounds; r++) {
+      // Alternate who goes first, so neither engine always runs right after the other.
+      const order = r % 2 === 0 ? handles : [...handles].reverse();
+      const secs = new Map<EngineKey, number>();
+      for (const { e, h } of order) secs.set(e, await h.round());
+      const d = secs.get('deputy');
+      const a = secs.get('als');
+      if (d !== undefined && a !== undefined) ratios.push(a / d);
     }
+    pairRatios.set(w.key, ratios);
+    for (const { h } of handles) results.push(await h.finish());
   }
 
   const rows: string[][] = [
@@ -386,7 +447,9 @@ async function parent(): Promise<void> {
   for (const w of ws) {
     const d = results.find((r) => r.workload === w.key && r.engine === 'deputy');
     const a = results.find((r) => r.workload === w.key && r.engine === 'als');
-    const ratio = d && a ? round(d.executionsPerSecond / a.executionsPerSecond, 3) : undefined;
+    // The median of the per-round ratios: each pair of rounds ran back to back, under the same load.
+    const pairs = [...(pairRatios.get(w.key) ?? [])].sort((x, y) => x - y);
+    const ratio = d && a && pairs.length > 0 ? round(pairs[Math.floor(pairs.length / 2)] as number, 3) : undefined;
     for (const r of [d, a]) {
       if (!r) continue;
       rows.push([
@@ -405,6 +468,7 @@ async function parent(): Promise<void> {
       deputy: d ?? null,
       als: a ?? null,
       ratio: ratio ?? null,
+      roundRatios: (pairRatios.get(w.key) ?? []).map((x) => round(x, 3)),
       meetsTarget: ratio === undefined ? null : ratio >= 1,
     };
   }
@@ -413,7 +477,8 @@ async function parent(): Promise<void> {
   console.log('');
   console.log('exec/s: median of the measured rounds. RSS: per child process (one per engine and workload);');
   console.log('start = after imports and setup, peak = process.resourceUsage().maxRSS at the end.');
-  console.log('Deputy/ALS = Deputy exec/s ÷ aws-local-stepfunctions exec/s (target: >= 1.0).');
+  console.log('Deputy/ALS = median over rounds of Deputy exec/s ÷ aws-local-stepfunctions exec/s, the two engines');
+  console.log('running their rounds alternately (target: >= 1.0).');
   for (const w of ws) {
     const s = summary[w.key] as { ratio: number | null };
     if (s.ratio !== null) {

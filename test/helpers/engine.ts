@@ -46,10 +46,10 @@ export class TestEngine {
     return rec;
   }
 
-  start(definition: unknown, input: unknown = {}, name = `e${++this.n}`): string {
+  async start(definition: unknown, input: unknown = {}, name = `e${++this.n}`): Promise<string> {
     const sm = this.machine(definition);
     const arn = `arn:aws:states:us-east-1:000000000000:execution:${sm.name}:${name}`;
-    this.engine.start(sm, arn, name, JSON.stringify(input));
+    await this.engine.start(sm, arn, name, JSON.stringify(input));
     return arn;
   }
 
@@ -69,7 +69,7 @@ export class TestEngine {
 
   /** Runs a definition to its end. */
   async run(definition: unknown, input: unknown = {}): Promise<Outcome> {
-    const arn = this.start(definition, input);
+    const arn = await this.start(definition, input);
     await this.engine.whenClosed(arn);
     return this.outcome(arn);
   }

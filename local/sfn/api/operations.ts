@@ -235,7 +235,7 @@ export class SfnApi {
     return {};
   }
 
-  StartExecution(input: Input) {
+  async StartExecution(input: Input) {
     const m = this.machine(str(input, 'stateMachineArn', true));
     const name = str(input, 'name') ?? randomUUID();
     checkName(name);
@@ -248,7 +248,7 @@ export class SfnApi {
     }
     jsonText(text, 'InvalidExecutionInput', 'State Machine Execution Input');
     const arn = `arn:aws:states:${this.opts.region}:${this.opts.accountId}:execution:${m.name}:${name}`;
-    const { record, existing } = this.engine.start(m, arn, name, text);
+    const { record, existing } = await this.engine.start(m, arn, name, text);
     if (existing && (record.status !== 'RUNNING' || record.input !== text || record.stateMachineArn !== m.arn)) {
       throw new ApiError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
     }

@@ -3,6 +3,8 @@ import type { Frame } from './runtime.js';
 /** What the context object (`$$`, `$states.context`) says about the execution. */
 export interface ExecutionInfo {
   arn: string;
+  /** The store's number for the execution. */
+  seq: number;
   name: string;
   stateMachineArn: string;
   stateMachineName: string;

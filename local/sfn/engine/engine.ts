@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { MachineDef } from '../asl/types.js';
 import type { ExecutionInfo } from './context.js';
 import { Execution, type ExecutionHost, type TaskOutcome } from './execution.js';
 import { RUNTIME_SCHEMA_VERSION, type Runtime, type TaskAttempt } from './runtime.js';
-import type { ExecutionRecord, HistoryEvent, SfnStore, StateMachineRecord } from './store.js';
+import type { ExecutionInsert, ExecutionRecord, HistoryEvent, SfnStore, StateMachineRecord } from './store.js';
 import { type CallInfo, parseResource, TaskFailure, type TaskInvokers, toTaskFailure } from './tasks.js';
 
 /** Why a callback was refused, in the AWS error vocabulary. */
@@ -37,8 +37,13 @@ export class Engine implements ExecutionHost {
   readonly now: () => number;
   private readonly running = new Map<string, Execution>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly parsed = new Map<string, MachineDef>();
+  private readonly parsed = new Map<string, { def: MachineDef; hash: string }>();
   private closedFlag = false;
+  // Group commit: everything that changed since the last flush is written in one transaction.
+  private readonly dirty = new Set<Execution>();
+  private inserts: ExecutionInsert[] = [];
+  private flushing: Promise<void> | undefined;
+  private broken: Error | undefined;
 
   constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -53,19 +58,20 @@ export class Engine implements ExecutionHost {
     return rows.length;
   }
 
-  private definition(text: string): MachineDef {
-    let def = this.parsed.get(text);
-    if (!def) {
-      def = JSON.parse(text) as MachineDef;
+  private definition(text: string): { def: MachineDef; hash: string } {
+    let entry = this.parsed.get(text);
+    if (!entry) {
+      entry = { def: JSON.parse(text) as MachineDef, hash: createHash('sha256').update(text).digest('hex') };
       if (this.parsed.size > 256) this.parsed.clear();
-      this.parsed.set(text, def);
+      this.parsed.set(text, entry);
     }
-    return def;
+    return entry;
   }
 
-  private load(row: ExecutionRecord): Execution {
+  private load(row: ExecutionRecord, parsedRuntime?: Runtime): Execution {
     const info: ExecutionInfo = {
       arn: row.arn,
+      seq: row.seq,
       name: row.name,
       stateMachineArn: row.stateMachineArn,
       stateMachineName: row.stateMachineName,
@@ -73,8 +79,8 @@ export class Engine implements ExecutionHost {
       input: JSON.parse(row.input),
       startTime: new Date(row.startDate).toISOString(),
     };
-    const runtime = JSON.parse(row.runtime ?? 'null') as Runtime;
-    const exec = new Execution(info, this.definition(row.definition), runtime, this);
+    const runtime = parsedRuntime ?? (JSON.parse(row.runtime ?? 'null') as Runtime);
+    const exec = new Execution(info, this.definition(row.definition).def, runtime, this);
     this.running.set(row.arn, exec);
     return exec;
   }
@@ -83,15 +89,19 @@ export class Engine implements ExecutionHost {
    * Starts an execution. As on Standard workflows, starting the same name with the same input while
    * it runs returns the running one (`existing: true`).
    */
-  start(
+  async start(
     sm: StateMachineRecord,
     executionArn: string,
     name: string,
     input: string,
-  ): { record: ExecutionRecord; existing: boolean } {
-    const found = this.store.getExecution(executionArn);
-    if (found) return { record: found, existing: true };
-    const def = this.definition(sm.definition);
+  ): Promise<{ record: ExecutionRecord; existing: boolean }> {
+    if (this.broken) throw this.broken;
+    // Not yet written (a start in the same group commit): wait for it, then answer from the store.
+    if (this.running.has(executionArn)) await this.flushed();
+    if (this.store.executionStatus(executionArn) !== undefined) {
+      return { record: this.store.getExecution(executionArn) as ExecutionRecord, existing: true };
+    }
+    const { def, hash } = this.definition(sm.definition);
     const startDate = this.now();
     const runtime: Runtime = {
       schemaVersion: RUNTIME_SCHEMA_VERSION,
@@ -118,6 +128,7 @@ export class Engine implements ExecutionHost {
     if (def.TimeoutSeconds !== undefined) runtime.deadline = startDate + def.TimeoutSeconds * 1000;
     const record: ExecutionRecord = {
       arn: executionArn,
+      seq: this.store.allocateSeq(),
       stateMachineArn: sm.arn,
       stateMachineName: sm.name,
       name,
@@ -132,6 +143,8 @@ export class Engine implements ExecutionHost {
       roleArn: sm.roleArn,
       runtime: JSON.stringify(runtime),
     };
+    // The live copy must not share objects with the record's input.
+    const live = JSON.parse(record.runtime as string) as Runtime;
     const started: HistoryEvent = {
       id: 1,
       previousEventId: 0,
@@ -139,11 +152,63 @@ export class Engine implements ExecutionHost {
       type: 'ExecutionStarted',
       executionStartedEventDetails: { input, inputDetails: { truncated: false }, roleArn: sm.roleArn },
     };
-    this.store.insertExecution(record, [started]);
-    void this.load(record)
+    this.inserts.push({ record, definitionHash: hash, events: [started] });
+    const written = this.scheduleFlush();
+    void this.load(record, live)
       .resume()
       .catch((e) => this.report(executionArn, e));
+    await written;
     return { record, existing: false };
+  }
+
+  // Group commit -------------------------------------------------------------------------------
+
+  markDirty(exec: Execution): Promise<void> {
+    this.dirty.add(exec);
+    return this.scheduleFlush();
+  }
+
+  /** Resolves after the next group commit (at once when nothing is waiting to be written). */
+  flushed(): Promise<void> {
+    return this.flushing ?? Promise.resolve();
+  }
+
+  private scheduleFlush(): Promise<void> {
+    if (this.broken) return Promise.reject(this.broken);
+    this.flushing ??= new Promise<void>((resolve, reject) => {
+      // setImmediate: after this turn's I/O and promise callbacks, so that everything that changed
+      // meanwhile shares one transaction.
+      setImmediate(() => {
+        this.flushing = undefined;
+        try {
+          this.flush();
+          resolve();
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+    return this.flushing;
+  }
+
+  private flush(): void {
+    const execs = [...this.dirty];
+    this.dirty.clear();
+    const inserts = this.inserts;
+    this.inserts = [];
+    if (execs.length === 0 && inserts.length === 0) return;
+    const commits = execs.map((e) => e.takeCommit());
+    try {
+      this.store.flush(inserts, commits);
+    } catch (e) {
+      // The journal cannot be written: accept nothing more. What was not written was never
+      // acknowledged, and the next start resumes from what was.
+      this.broken = new Error(`The engine's journal could not be written: ${(e as Error).message}`);
+      this.report('(journal)', e);
+      this.close();
+      throw this.broken;
+    }
+    for (const exec of execs) exec.afterCommit();
   }
 
   /** Resolves when the execution is closed (or immediately if it is not running here). */

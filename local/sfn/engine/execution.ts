@@ -6,7 +6,7 @@ import type { Catcher, MachineDef, QueryLanguage, StateDef } from '../asl/types.
 import { type ContextExtras, contextObject, type ExecutionInfo } from './context.js';
 import type { Frame, Runtime, Scope, TaskAttempt } from './runtime.js';
 import { STATE_HANDLERS } from './states/index.js';
-import type { ExecutionStatus, HistoryEvent, SfnStore, TokenStatus } from './store.js';
+import type { ExecutionCommit, ExecutionStatus, HistoryEvent, TokenStatus } from './store.js';
 
 /** AWS's payload size quota for inputs and outputs: 256 KiB. */
 export const MAX_PAYLOAD_BYTES = 262_144;
@@ -14,8 +14,9 @@ export const MAX_PAYLOAD_BYTES = 262_144;
 export const MAX_HISTORY_EVENTS = 25_000;
 
 export interface ExecutionHost {
-  store: SfnStore;
   now(): number;
+  /** Marks the execution as having uncommitted work; resolves once the group commit holding it is done. */
+  markDirty(exec: Execution): Promise<void>;
   newToken(): string;
   /** Starts the call for a Task attempt; the result arrives later through `onTaskResult`. */
   dispatch(exec: Execution, frameId: string, attempt: TaskAttempt): void;
@@ -35,9 +36,30 @@ interface Terminal {
 
 const RETRYABLE_TYPES = new Set(['Task', 'Parallel', 'Map']);
 
-function jsonSize(v: unknown): number {
-  const s = JSON.stringify(v);
-  return s === undefined ? 0 : Buffer.byteLength(s);
+/** A path context whose context object is built only if a path reads `$$` (most never do). */
+class LazyPathContext implements PathContext {
+  private built: Record<string, unknown> | undefined;
+  readonly vars: Readonly<Record<string, unknown>>;
+
+  constructor(
+    private readonly x: Execution,
+    private readonly frame: Frame,
+    readonly input: unknown,
+    private readonly extras: ContextExtras | undefined,
+  ) {
+    this.vars = x.vars(frame);
+  }
+
+  get context(): Record<string, unknown> {
+    this.built ??= this.x.context(this.frame, this.extras);
+    return this.built;
+  }
+}
+
+/** Whether a JSON text is over the payload quota; counts bytes only when it could be. */
+function overQuota(text: string | undefined): boolean {
+  if (text === undefined || text.length * 3 <= MAX_PAYLOAD_BYTES) return false; // UTF-8: at most 3 bytes a unit
+  return Buffer.byteLength(text) > MAX_PAYLOAD_BYTES;
 }
 
 /**
@@ -55,6 +77,8 @@ export class Execution {
   private ready: string[] = [];
   private terminal: Terminal | undefined;
   private chain: Promise<void> = Promise.resolve();
+  /** The runtime as last written, to fall back to on an engine fault. */
+  private committedRuntime: string;
   readonly controllers = new Map<number, AbortController>();
   private closedWaiters: (() => void)[] = [];
 
@@ -65,6 +89,7 @@ export class Execution {
     private readonly host: ExecutionHost,
   ) {
     this.defs.set('', root);
+    this.committedRuntime = JSON.stringify(runtime);
   }
 
   get arn(): string {
@@ -77,21 +102,28 @@ export class Execution {
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
-  /** Runs a change through the mailbox; the returned promise settles once it is committed. */
+  /**
+   * Runs a change through the mailbox. Changes of one execution run one at a time; their journal
+   * entries go to the engine's next group commit, and the returned promise settles once that commit
+   * is written and its effects (task calls, timers) have started.
+   */
   enqueue(change: () => void | Promise<void>): Promise<void> {
+    let flushed: Promise<void> = Promise.resolve();
     const run = async () => {
       if (this.status !== 'RUNNING') return;
-      try {
-        await change();
-        await this.drain();
-      } catch (e) {
-        this.failInternally(e);
+      if (!this.terminal) {
+        try {
+          await change();
+          await this.drain();
+        } catch (e) {
+          this.failInternally(e);
+        }
       }
-      this.commit();
+      flushed = this.host.markDirty(this);
     };
-    const next = this.chain.then(run, run);
-    this.chain = next.catch(() => undefined);
-    return next;
+    const step = this.chain.then(run, run);
+    this.chain = step.catch(() => undefined);
+    return step.then(() => flushed);
   }
 
   /** After a restart: queue ready frames, re-dispatch interrupted task calls, re-arm the timer. */
@@ -146,7 +178,7 @@ export class Execution {
   }
 
   pathContext(frame: Frame, input: unknown, extras?: ContextExtras): PathContext {
-    return { input, context: this.context(frame, extras), vars: this.vars(frame) };
+    return new LazyPathContext(this, frame, input, extras);
   }
 
   bindings(frame: Frame, extra: Partial<JsonataBindings> = {}, extras?: ContextExtras): JsonataBindings {
@@ -248,8 +280,8 @@ export class Execution {
   // Transitions (called by the state handlers)
 
   /** Checks the payload quota on a state's output. */
-  checkSize(frame: Frame, output: unknown): void {
-    if (jsonSize(output) > MAX_PAYLOAD_BYTES) {
+  checkSize(frame: Frame, output: unknown, text = JSON.stringify(output)): void {
+    if (overQuota(text)) {
       throw new StatesError(
         StatesErrors.DataLimitExceeded,
         `The state/task '${frame.state}' returned a result with a size exceeding the maximum number of bytes service limit.`,
@@ -265,10 +297,11 @@ export class Execution {
     assign?: Record<string, unknown>,
     next?: string,
   ): Promise<void> {
-    this.checkSize(frame, output);
+    const text = JSON.stringify(output) ?? 'null';
+    this.checkSize(frame, output, text);
     const details: Record<string, unknown> = {
       name: frame.state,
-      output: JSON.stringify(output),
+      output: text,
       outputDetails: { truncated: false },
     };
     if (assign && Object.keys(assign).length > 0) {
@@ -731,8 +764,7 @@ export class Execution {
    */
   private failInternally(e: unknown): void {
     console.error(`[sfn] internal error in ${this.info.arn}:`, e);
-    const saved = this.host.store.getExecution(this.info.arn)?.runtime;
-    if (saved) this.runtime = JSON.parse(saved) as Runtime;
+    this.runtime = JSON.parse(this.committedRuntime) as Runtime;
     this.events = [];
     this.openTokens = [];
     this.closeTokens = [];
@@ -746,29 +778,37 @@ export class Execution {
     });
   }
 
-  /** Writes the burst, then lets its effects happen. */
-  private commit(): void {
+  /** The journal entry of everything since the last commit; the engine writes it with others in one transaction. */
+  takeCommit(): ExecutionCommit {
     const t = this.terminal;
-    const events = this.events;
-    const dispatches = this.dispatches;
-    this.host.store.commit({
+    const runtime = t ? null : JSON.stringify(this.runtime);
+    if (runtime !== null) this.committedRuntime = runtime;
+    const commit: ExecutionCommit = {
       arn: this.info.arn,
+      seq: this.info.seq,
       status: t ? t.status : 'RUNNING',
-      runtime: t ? null : JSON.stringify(this.runtime),
+      runtime,
       output: t?.output ?? null,
       error: t?.error ?? null,
       cause: t?.cause ?? null,
       stopDate: t ? this.host.now() : null,
-      events,
+      events: this.events,
       openTokens: this.openTokens,
       closeTokens: this.closeTokens,
-    });
+    };
     this.events = [];
     this.openTokens = [];
     this.closeTokens = [];
+    return commit;
+  }
+
+  /** After the commit is written: start the task calls it journaled, arm the timer, or close. */
+  afterCommit(): void {
+    const dispatches = this.dispatches;
     this.dispatches = [];
-    if (t) {
-      this.status = t.status;
+    if (this.terminal) {
+      if (this.status !== 'RUNNING') return;
+      this.status = this.terminal.status;
       this.runtime.frames = {};
       this.host.setWake(this, undefined);
       this.host.onClosed(this);

@@ -51,7 +51,7 @@ describe('restart', () => {
     const first = open(file);
     first.store.insertStateMachine(sm);
     const arn = `${sm.arn.replace(':stateMachine:', ':execution:')}:x`;
-    first.engine.start(sm, arn, 'x', '{}');
+    await first.engine.start(sm, arn, 'x', '{}');
     await until(
       () => first.store.history(arn, { reverse: false, limit: 100 }).some((e) => e.type === 'WaitStateEntered'),
       'waiting',
@@ -106,7 +106,7 @@ describe('restart', () => {
     });
     first.store.insertStateMachine(sm);
     const arn = `${sm.arn.replace(':stateMachine:', ':execution:')}:y`;
-    first.engine.start(sm, arn, 'y', '{}');
+    await first.engine.start(sm, arn, 'y', '{}');
     await until(() => keys.length === 1, 'first call');
     first.engine.close();
     first.store.close();
@@ -152,7 +152,7 @@ describe('restart', () => {
     });
     first.store.insertStateMachine(sm);
     const arn = `${sm.arn.replace(':stateMachine:', ':execution:')}:z`;
-    first.engine.start(sm, arn, 'z', '{}');
+    await first.engine.start(sm, arn, 'z', '{}');
     await until(
       () => first.store.history(arn, { reverse: false, limit: 100 }).some((e) => e.type === 'TaskSubmitted'),
       'submitted',
@@ -185,7 +185,7 @@ describe('engine faults', () => {
     const sm = machine({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 60, End: true } } });
     store.insertStateMachine(sm);
     const arn = `${sm.arn.replace(':stateMachine:', ':execution:')}:f`;
-    engine.start(sm, arn, 'f', '{}');
+    await engine.start(sm, arn, 'f', '{}');
     await until(
       () => store.history(arn, { reverse: false, limit: 10 }).some((e) => e.type === 'WaitStateEntered'),
       'waiting',

@@ -207,7 +207,7 @@ describe('callback pattern', () => {
 
   it('resumes with SendTaskSuccess output after TaskSubmitted', async () => {
     const sent = sqsCapture();
-    const arn = t.start(def(), { what: 'refund' });
+    const arn = await t.start(def(), { what: 'refund' });
     await until(() => sent.length === 1, 'message sent');
     await until(() => t.outcome(arn).types.includes('TaskSubmitted'), 'submitted');
     const token = sent[0]?.token as string;
@@ -231,7 +231,7 @@ describe('callback pattern', () => {
 
   it('fails the task with SendTaskFailure', async () => {
     const sent = sqsCapture();
-    const arn = t.start(def(), { what: 'x' });
+    const arn = await t.start(def(), { what: 'x' });
     await until(() => sent.length === 1, 'message sent');
     await t.engine.sendTaskFailure(sent[0]?.token as string, 'Rejected', 'by ops');
     await t.engine.whenClosed(arn);
@@ -249,7 +249,7 @@ describe('callback pattern', () => {
 
   it('times out on a missed heartbeat and answers TaskTimedOut afterwards', async () => {
     const sent = sqsCapture();
-    const arn = t.start(def({ HeartbeatSeconds: 1 }), { what: 'x' });
+    const arn = await t.start(def({ HeartbeatSeconds: 1 }), { what: 'x' });
     await until(() => sent.length === 1, 'message sent');
     await t.engine.whenClosed(arn);
     const r = t.outcome(arn);
@@ -261,7 +261,7 @@ describe('callback pattern', () => {
 
   it('keeps a task alive while heartbeats arrive', async () => {
     const sent = sqsCapture();
-    const arn = t.start(def({ HeartbeatSeconds: 1 }), { what: 'x' });
+    const arn = await t.start(def({ HeartbeatSeconds: 1 }), { what: 'x' });
     await until(() => sent.length === 1, 'message sent');
     const token = sent[0]?.token as string;
     for (let i = 0; i < 3; i++) {
@@ -276,7 +276,7 @@ describe('callback pattern', () => {
 
   it('gives each retry attempt a fresh token', async () => {
     const sent = sqsCapture();
-    const arn = t.start(def({ Retry: [{ ErrorEquals: ['Again'], IntervalSeconds: 1, MaxAttempts: 1 }] }), {
+    const arn = await t.start(def({ Retry: [{ ErrorEquals: ['Again'], IntervalSeconds: 1, MaxAttempts: 1 }] }), {
       what: 'x',
     });
     await until(() => sent.length === 1, 'first message');
