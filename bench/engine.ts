@@ -128,8 +128,10 @@ async function deputyRunner(w: Workload): Promise<Runner> {
         // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
         sqliteSynchronous: store.db.pragma('synchronous', { simple: true }),
         executionsStored: count('SELECT count(*) FROM executions'),
-        historyEventsStored: count('SELECT count(*) FROM history'),
+        historyChunksStored: count('SELECT count(*) FROM history'),
+        historyEventsStored: count('SELECT coalesce(sum(last_id - first_id + 1), 0) FROM history'),
         dbBytes: size(file) + size(`${file}-wal`),
+        historyLogBytes: size(`${file}.history`),
         stillRunning: engine.runningCount(),
       };
     },

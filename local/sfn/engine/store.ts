@@ -302,7 +302,8 @@ export class SfnStore {
       maxSeq: db.prepare<[], { s: number | null }>('SELECT max(seq) AS s FROM executions'),
     };
     this.seq = this.stmts.maxSeq.get()?.s ?? 0;
-    this.fullSync = String(this.db.pragma('synchronous', { simple: true })) !== '1';
+    // synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. FULL and EXTRA sync the history log too.
+    this.fullSync = Number(this.db.pragma('synchronous', { simple: true })) >= 2;
     // The log: drop whatever an interrupted commit appended after the last committed chunk.
     // Not O_APPEND: chunks are written at explicit offsets, overwriting an interrupted commit's tail.
     this.logFd = openSync(
