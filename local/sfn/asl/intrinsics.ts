@@ -1,5 +1,6 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { StatesError, StatesErrors } from './errors.js';
+import { HASH_ALGORITHMS } from './hash.js';
 import { type PathContext, readPathForField } from './paths.js';
 
 /**
@@ -49,13 +50,6 @@ const MAX_TEXT_LENGTH = 10_000;
 const MAX_RANGE_ITEMS = 1000;
 const INT_MIN = -2_147_483_648;
 const INT_MAX = 2_147_483_647;
-const HASH_ALGORITHMS: Readonly<Record<string, string>> = {
-  MD5: 'md5',
-  'SHA-1': 'sha1',
-  'SHA-256': 'sha256',
-  'SHA-384': 'sha384',
-  'SHA-512': 'sha512',
-};
 
 /** Whether the value of a `.$` field is an intrinsic function call rather than a path. */
 export function isIntrinsicCall(s: string): boolean {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import jsonata from 'jsonata';
 import { StatesError, StatesErrors } from './errors.js';
+import { HASH_ALGORITHMS } from './hash.js';
 
 /** What a JSONata expression in a state can reach: `$states` and the workflow variables. */
 export interface JsonataBindings {
@@ -26,14 +27,6 @@ function expressionText(expr: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // The functions Step Functions adds to JSONata.
-
-const HASH_ALGORITHMS: Readonly<Record<string, string>> = {
-  MD5: 'md5',
-  'SHA-1': 'sha1',
-  'SHA-256': 'sha256',
-  'SHA-384': 'sha384',
-  'SHA-512': 'sha512',
-};
 
 /** jsonata's own cap on the range operator (`[a..b]`), reused so `$range` cannot exhaust memory. */
 const MAX_RANGE = 1e7;

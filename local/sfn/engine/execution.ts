@@ -4,7 +4,7 @@ import { applyResultPath, type PathContext, selectPath } from '../asl/paths.js';
 import { evaluatePayloadTemplate } from '../asl/payload.js';
 import type { Catcher, MachineDef, QueryLanguage, StateDef } from '../asl/types.js';
 import { type ContextExtras, contextObject, type ExecutionInfo } from './context.js';
-import type { Frame, Runtime, Scope, TaskAttempt } from './runtime.js';
+import type { Children, Frame, Runtime, Scope, TaskAttempt } from './runtime.js';
 import { STATE_HANDLERS } from './states/index.js';
 import type { ExecutionCommit, ExecutionStatus, HistoryEvent, TokenStatus } from './store.js';
 
@@ -402,12 +402,9 @@ export class Execution {
       this.finish({ status: 'FAILED', error, ...(cause !== undefined ? { cause } : {}) });
       return;
     }
-    const parent = this.runtime.frames[frame.parentId];
-    this.removeFrame(frame);
-    if (!parent?.children) return;
-    const pdef = this.stateDef(parent);
-    const ch = parent.children;
-    ch.running = ch.running.filter((id) => id !== frame.id);
+    const detached = this.detach(frame);
+    if (!detached) return;
+    const { parent, pdef, ch } = detached;
     if (ch.kind === 'parallel') {
       this.abortChildren(parent);
       this.emit(parent, 'ParallelStateFailed');
@@ -442,18 +439,25 @@ export class Execution {
     }
   }
 
+  /** Removes a finished child frame; returns its parent, the parent's state and its children record. */
+  private detach(frame: Frame): { parent: Frame; pdef: StateDef; ch: Children } | undefined {
+    const parent = frame.parentId ? this.runtime.frames[frame.parentId] : undefined;
+    this.removeFrame(frame);
+    const ch = parent?.children;
+    if (!parent || !ch) return undefined;
+    ch.running = ch.running.filter((id) => id !== frame.id);
+    return { parent, pdef: this.stateDef(parent), ch };
+  }
+
   /** A frame reached an End (or Succeed) state. */
   async completeFrame(frame: Frame, output: unknown): Promise<void> {
     if (!frame.parentId) {
       this.finish({ status: 'SUCCEEDED', output: JSON.stringify(output) });
       return;
     }
-    const parent = this.runtime.frames[frame.parentId];
-    this.removeFrame(frame);
-    if (!parent?.children) return;
-    const pdef = this.stateDef(parent);
-    const ch = parent.children;
-    ch.running = ch.running.filter((id) => id !== frame.id);
+    const detached = this.detach(frame);
+    if (!detached) return;
+    const { parent, pdef, ch } = detached;
     ch.results[frame.index] = output;
     ch.done += 1;
     if (ch.kind === 'map') {

@@ -62,7 +62,13 @@ describe('history codec', () => {
           assignedVariablesDetails: { truncated: false },
         },
       },
-      { id: 5, previousEventId: 4, timestamp: 7, type: 'MapIterationStarted', mapIterationStartedEventDetails: { name: 'M', index: 0 } },
+      {
+        id: 5,
+        previousEventId: 4,
+        timestamp: 7,
+        type: 'MapIterationStarted',
+        mapIterationStartedEventDetails: { name: 'M', index: 0 },
+      },
     ];
     const stored = JSON.parse(JSON.stringify(events.map(encodeEvent)));
     expect(stored.map(decodeEvent)).toEqual(events);
@@ -76,7 +82,10 @@ describe('store', () => {
     const rec = record(store, 'a');
     store.flush([{ record: rec, definitionHash: 'h', events: [ev(1, 'ExecutionStarted')] }], []);
     const commit = (events: HistoryEvent[]) =>
-      store.flush([], [{ arn: rec.arn, seq: rec.seq, status: 'RUNNING', runtime: '{}', events, openTokens: [], closeTokens: [] }]);
+      store.flush(
+        [],
+        [{ arn: rec.arn, seq: rec.seq, status: 'RUNNING', runtime: '{}', events, openTokens: [], closeTokens: [] }],
+      );
     commit([ev(2), ev(3), ev(4)]);
     commit([ev(5), ev(6)]);
     const ids = (evs: HistoryEvent[]) => evs.map((e) => e.id);
@@ -99,7 +108,21 @@ describe('store', () => {
     appendFileSync(log, '[[2,"PassStateEntered",0,1,{"name":"torn"');
     const second = new SfnStore(file);
     expect(statSync(log).size).toBe(size);
-    second.flush([], [{ arn: rec.arn, seq: rec.seq, status: 'SUCCEEDED', runtime: null, output: '{}', events: [ev(2)], openTokens: [], closeTokens: [] }]);
+    second.flush(
+      [],
+      [
+        {
+          arn: rec.arn,
+          seq: rec.seq,
+          status: 'SUCCEEDED',
+          runtime: null,
+          output: '{}',
+          events: [ev(2)],
+          openTokens: [],
+          closeTokens: [],
+        },
+      ],
+    );
     expect(second.history(rec.arn, { reverse: false, limit: 10 }).map((e) => e.id)).toEqual([1, 2]);
     expect(second.getExecution(rec.arn)?.status).toBe('SUCCEEDED');
     second.close();
