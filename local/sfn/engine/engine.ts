@@ -96,6 +96,7 @@ export class Engine implements ExecutionHost {
     input: string,
   ): Promise<{ record: ExecutionRecord; existing: boolean }> {
     if (this.broken) throw this.broken;
+    if (this.closedFlag) throw new Error('The engine is closed.');
     // Not yet written (a start in the same group commit): wait for it, then answer from the store.
     if (this.running.has(executionArn)) await this.flushed();
     if (this.store.executionStatus(executionArn) !== undefined) {
@@ -164,6 +165,8 @@ export class Engine implements ExecutionHost {
   // Group commit -------------------------------------------------------------------------------
 
   markDirty(exec: Execution): Promise<void> {
+    // After close() nothing more is written: like a stopped process, the journal keeps what it has.
+    if (this.closedFlag) return Promise.resolve();
     this.dirty.add(exec);
     return this.scheduleFlush();
   }
@@ -338,7 +341,16 @@ export class Engine implements ExecutionHost {
 
   /** Stops timers and in-flight calls; the store keeps everything for the next start. */
   close(): void {
+    if (this.closedFlag) return;
     this.closedFlag = true;
+    // Write what is already decided (a graceful stop loses nothing); no new calls or timers start.
+    if (!this.broken) {
+      try {
+        this.flush();
+      } catch {
+        // reported by flush; the journal keeps the last commit that made it
+      }
+    }
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     for (const exec of this.running.values()) for (const c of exec.controllers.values()) c.abort();

@@ -203,3 +203,26 @@ describe('engine faults', () => {
     store.close();
   });
 });
+
+describe('graceful stop', () => {
+  it('writes what was accepted but not yet committed when the engine closes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deputy-dur-'));
+    dirs.push(dir);
+    const file = join(dir, 'sfn.sqlite');
+    const first = open(file);
+    const sm = machine({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 1, End: true } } });
+    first.store.insertStateMachine(sm);
+    const arn = `${sm.arn.replace(':stateMachine:', ':execution:')}:g`;
+    const started = first.engine.start(sm, arn, 'g', '{"k":1}');
+    first.engine.close(); // before the group commit's turn comes
+    await started;
+    first.store.close();
+
+    const second = open(file);
+    expect(await second.engine.recover()).toBe(1);
+    await second.engine.whenClosed(arn);
+    expect(second.store.getExecution(arn)?.output).toBe('{"k":1}');
+    second.engine.close();
+    second.store.close();
+  });
+});
