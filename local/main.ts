@@ -1,7 +1,27 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatLog } from './lambda/index.js';
 import { startLocalCloud } from './server.js';
+import { loadService, validateService } from './serverless/index.js';
 
-/** `npm start`: the local cloud on DEPUTY_PORT (4566), durable under DEPUTY_DATA_DIR (.deputy). */
+// Node 20 is what this machine runs (Lambda gets nodejs22.x); the SDK's end-of-support notice is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const HELP = `Usage: npm start [-- options]
+
+Starts Deputy's local cloud: the AWS endpoint (Step Functions, SQS, S3, Lambda) and the service's
+HTTP API, from serverless.yml, with everything durable under the data directory.
+
+Options:
+  --service <file>   the serverless.yml to run (default: ./serverless.yml; env DEPUTY_SERVICE)
+  --stage <name>     the stage to resolve it for (default: dev)
+  --json             print function logs as JSON lines
+  -h, --help         this text
+
+Environment: DEPUTY_PORT (4566), DEPUTY_HTTP_PORT (3000), DEPUTY_DATA_DIR (.deputy).
+Exit codes: 0 stopped cleanly, 1 could not start, 2 bad usage.`;
+
 function envPort(name: string, dflt: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return dflt;
@@ -13,20 +33,78 @@ function envPort(name: string, dflt: number): number {
   return n;
 }
 
+let args: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    options: {
+      service: { type: 'string' },
+      stage: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: false,
+  });
+}
+try {
+  args = parse();
+} catch (e) {
+  console.error(`${(e as Error).message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (args.values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
 const port = envPort('DEPUTY_PORT', 4566);
+const httpPort = envPort('DEPUTY_HTTP_PORT', 3000);
 const dataDir = resolve(process.env.DEPUTY_DATA_DIR || '.deputy');
+const serviceFile = resolve(args.values.service ?? process.env.DEPUTY_SERVICE ?? 'serverless.yml');
+const json = args.values.json === true;
 
 try {
-  const cloud = await startLocalCloud({ port, dataDir });
-  console.log(`Deputy local cloud listening on ${cloud.url} (data: ${dataDir})`);
-  console.log(`  services: states (AWS Step Functions JSON 1.0 protocol)`);
-  console.log(`  resumed ${cloud.resumed} running execution(s) from the journal`);
-  console.log(`  try: aws --endpoint-url ${cloud.url} --region us-east-1 stepfunctions list-state-machines`);
+  const model = existsSync(serviceFile)
+    ? await loadService(serviceFile, { stage: args.values.stage ?? 'dev', env: process.env })
+    : undefined;
+  if (!model) console.log(`No ${serviceFile}: starting the bare local cloud.`);
+  if (model) {
+    const problems = validateService(model);
+    if (problems.length > 0) {
+      console.error(`${serviceFile} cannot run:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+      process.exit(1);
+    }
+    for (const w of model.warnings) console.error(`warning: ${w}`);
+  }
+  const cloud = await startLocalCloud({
+    port,
+    httpPort,
+    dataDir,
+    ...(model ? { service: model } : {}),
+    onLog: (entry) => console.log(json ? JSON.stringify(entry) : formatLog(entry)),
+    log: (line) => console.error(line),
+  });
+  console.log(`Deputy local cloud on ${cloud.url} (data: ${dataDir})`);
+  console.log('  AWS services: states, sqs, s3, lambda  (aws --endpoint-url ' + cloud.url + ' ...)');
+  if (cloud.httpUrl) console.log(`  HTTP API: ${cloud.httpUrl}`);
+  if (model) {
+    console.log(`  service ${model.service} (stage ${model.stage}) from ${serviceFile}:`);
+    for (const line of cloud.deployed) console.log(`    ${line}`);
+    for (const f of model.functions) console.log(`    function ${f.name} (${f.handler})`);
+    const q = model.queues[0];
+    const b = model.buckets[0];
+    if (q || b) console.log('  send a first event:');
+    if (q)
+      console.log(
+        `    aws --endpoint-url ${cloud.url} sqs send-message --queue-url ${cloud.url}/000000000000/${q.name} --message-body '{"hello":"world"}'`,
+      );
+    if (b) console.log(`    aws --endpoint-url ${cloud.url} s3 cp ./some-file.json s3://${b.name}/`);
+  }
+  console.log(`  resumed ${cloud.resumed} running execution(s); Ctrl-C stops, the next start resumes.`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping; running executions resume at the next start.`);
+    console.log(`\n${signal}: stopping; accepted work is saved and resumes at the next start.`);
     void cloud.close().then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
@@ -34,9 +112,11 @@ try {
 } catch (e) {
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'EADDRINUSE') {
-    console.error(`Port ${port} is in use: is another local cloud running? Set DEPUTY_PORT to use another port.`);
+    console.error(
+      `A port is in use (${err.message}): is another local cloud running? Set DEPUTY_PORT / DEPUTY_HTTP_PORT.`,
+    );
   } else {
-    console.error(`Could not start the local cloud: ${err.stack ?? err.message}`);
+    console.error(`Could not start the local cloud: ${err.message}`);
   }
   process.exit(1);
 }

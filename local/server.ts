@@ -1,79 +1,118 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { SfnApi } from './sfn/api/operations.js';
-import { handleSfnRequest, SFN_TARGET_PREFIX } from './sfn/api/protocol.js';
-import { Engine } from './sfn/engine/engine.js';
-import { SfnStore } from './sfn/engine/store.js';
+import { deployLocally } from './deploy.js';
+import { startHttpApi } from './http/index.js';
+import { createLambdaService, type LambdaService, type LogEntry } from './lambda/index.js';
+import { createS3Service } from './s3/index.js';
+import type { ServiceModel } from './serverless/index.js';
+import { ACCOUNT_ID, type CloudContext, type LocalRequest, type LocalService, REGION } from './service.js';
+import type { Engine } from './sfn/engine/engine.js';
 import type { TaskInvokers } from './sfn/engine/tasks.js';
+import { sdkInvokers } from './sfn/integrations.js';
+import { createSfnService } from './sfn/service.js';
+import { createSqsService } from './sqs/index.js';
 
-export const REGION = 'us-east-1';
-export const ACCOUNT_ID = '000000000000';
-/** Step Functions accepts definitions up to 1 MiB; leave room for the JSON envelope. */
-const MAX_BODY_BYTES = 2 * 1024 * 1024;
+export { ACCOUNT_ID, REGION };
+
+/** The largest request body the endpoint reads (S3 objects included); larger ones get 413. */
+const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 export interface LocalCloudOptions {
-  /** 0 picks a free port. */
+  /** The AWS endpoint's port; 0 picks a free one. */
   port: number;
   host?: string;
   dataDir: string;
+  /** Replaces the Step Functions task integrations (tests use in-process handlers). */
   invokers?: TaskInvokers;
+  /** A loaded serverless.yml: its functions run here and its resources are created at start. */
+  service?: ServiceModel;
+  /** The HTTP API port for the service's httpApi routes (0 picks a free one); none when undefined. */
+  httpPort?: number;
+  onLog?: (entry: LogEntry) => void;
+  log?: (line: string) => void;
 }
 
 export interface LocalCloud {
   url: string;
   port: number;
+  /** The HTTP API of the service's httpApi routes, when there is one. */
+  httpUrl?: string;
   engine: Engine;
-  /** Executions resumed from the store at start. */
+  lambda: LambdaService;
+  /** Executions resumed from the journal at start. */
   resumed: number;
+  /** What the start created or updated from serverless.yml. */
+  deployed: string[];
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string | undefined> {
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooBig = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        resolve(undefined);
-        req.resume();
-        return;
-      }
-      chunks.push(c);
+      if (size > MAX_BODY_BYTES) tooBig = true;
+      if (!tooBig) chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(tooBig ? undefined : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
-  res.writeHead(status, { 'x-amzn-requestid': randomUUID(), 'content-length': Buffer.byteLength(body), ...headers });
+function toLocalRequest(req: IncomingMessage, body: Buffer): LocalRequest {
+  const rawUrl = req.url ?? '/';
+  const q = rawUrl.indexOf('?');
+  const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    path = rawPath; // a malformed escape is the service's to reject
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return {
+    method: req.method ?? 'GET',
+    rawUrl,
+    path,
+    query: new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)),
+    headers,
+    body,
+  };
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
+  const h: Record<string, string | number> = { 'x-amzn-requestid': randomUUID(), ...headers };
+  // HEAD answers keep the content-length a service set for the object they describe.
+  if (!('content-length' in h)) h['content-length'] = Buffer.byteLength(body);
+  res.writeHead(status, h);
   res.end(body);
 }
 
 /**
- * Starts the local cloud: one HTTP endpoint that speaks the AWS wire protocols, over durable stores
- * in `dataDir`. Running executions are resumed before the endpoint accepts requests.
+ * Starts the local cloud: one HTTP endpoint that speaks the AWS wire protocols of Step Functions,
+ * SQS, Lambda and S3 over durable stores in `dataDir`, plus (with a service model) the service's
+ * functions, resources and HTTP API. Running executions resume once every integration is up.
  */
 export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalCloud> {
-  const store = new SfnStore(join(opts.dataDir, 'sfn.sqlite'));
-  const engine = new Engine({ store, invokers: opts.invokers ?? {} });
-  const resumed = await engine.recover();
-  const api = new SfnApi(engine, { region: REGION, accountId: ACCOUNT_ID });
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? (() => undefined);
+  let services: LocalService[] = [];
+  let ready = false;
 
   const server: Server = createServer((req, res) => {
     void (async () => {
       try {
-        const target = String(req.headers['x-amz-target'] ?? '');
         if (req.method === 'GET' && req.url === '/_deputy/health') {
-          send(
-            res,
-            200,
-            { 'content-type': 'application/json' },
-            JSON.stringify({ status: 'ok', services: ['states'] }),
-          );
+          const body = JSON.stringify({ status: ready ? 'ok' : 'starting', services: services.map((s) => s.name) });
+          send(res, ready ? 200 : 503, { 'content-type': 'application/json' }, body);
           return;
         }
         const body = await readBody(req);
@@ -86,22 +125,33 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
           );
           return;
         }
-        if (target.startsWith(SFN_TARGET_PREFIX)) {
-          const r = await handleSfnRequest(api, target, body);
-          send(res, r.status, r.headers, r.body);
+        if (!ready) {
+          send(
+            res,
+            503,
+            { 'content-type': 'application/json' },
+            JSON.stringify({ __type: 'ServiceUnavailable', message: 'The local cloud is starting.' }),
+          );
           return;
         }
-        send(
-          res,
-          400,
-          { 'content-type': 'application/json' },
-          JSON.stringify({
-            __type: 'UnknownOperationException',
-            message: `No local service handles ${req.method} ${req.url} (target '${target}').`,
-          }),
-        );
+        const lreq = toLocalRequest(req, body);
+        const service = services.find((s) => s.matches(lreq));
+        if (!service) {
+          send(
+            res,
+            400,
+            { 'content-type': 'application/json' },
+            JSON.stringify({
+              __type: 'UnknownOperationException',
+              message: `No local service handles ${req.method} ${req.url}.`,
+            }),
+          );
+          return;
+        }
+        const r = await service.handle(lreq);
+        send(res, r.status, r.headers ?? {}, r.body ?? '');
       } catch (e) {
-        console.error('[local-cloud] request failed:', e);
+        log(`[local-cloud] request failed: ${(e as Error)?.stack ?? String(e)}`);
         if (!res.headersSent)
           send(
             res,
@@ -115,21 +165,89 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
+    server.listen(opts.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const endpoint = `http://${host}:${port}`;
+  const ctx = (name: string): CloudContext => {
+    const dataDir = join(opts.dataDir, name);
+    mkdirSync(dataDir, { recursive: true });
+    return { endpoint, region: REGION, accountId: ACCOUNT_ID, dataDir, log };
+  };
+
+  const model = opts.service;
+  const sfn = await createSfnService(ctx('sfn'), opts.invokers ?? {});
+  const sqs = await createSqsService(ctx('sqs'));
+  const lambda = await createLambdaService(ctx('lambda'), {
+    root: model?.root ?? process.cwd(),
+    functions: (model?.functions ?? []).map((f) => ({
+      name: f.name,
+      handler: f.handler,
+      timeoutSeconds: f.timeoutSeconds,
+      // As on AWS, the SDK in a handler needs no configuration: here it reaches the local cloud.
+      environment: {
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_REGION: REGION,
+        AWS_DEFAULT_REGION: REGION,
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        DEPUTY_LOCAL: '1',
+        ...f.environment,
+      },
+      ...(f.memorySize !== undefined ? { memorySize: f.memorySize } : {}),
+      ...(f.reservedConcurrency !== undefined ? { reservedConcurrency: f.reservedConcurrency } : {}),
+    })),
+    ...(opts.onLog ? { onLog: opts.onLog } : {}),
+  });
+  const s3 = await createS3Service(ctx('s3'));
+  // S3 is asked last: it takes every path-style request the others did not claim.
+  services = [sfn, sqs, lambda, s3];
+  const integrations = sdkInvokers(ctx('sfn'));
+  if (!opts.invokers)
+    sfn.engine.invokers = { lambda: lambda.stepFunctionsInvoker(), sqs: integrations.sqs, s3: integrations.s3 };
+  ready = true;
+
+  const deployed = model ? await deployLocally(ctx('deploy'), model, { sfn: sfn.api, lambda }) : [];
+  const resumed = await sfn.recover();
+
+  let http: Awaited<ReturnType<typeof startHttpApi>> | undefined;
+  const routes = (model?.functions ?? []).flatMap((f) =>
+    f.events.flatMap((ev) =>
+      'httpApi' in ev ? [{ method: ev.httpApi.method, path: ev.httpApi.path, functionName: f.name }] : [],
+    ),
+  );
+  if (opts.httpPort !== undefined && routes.length > 0) {
+    http = await startHttpApi({
+      port: opts.httpPort,
+      host,
+      routes,
+      invoke: async (functionName, event) => {
+        const r = await lambda.invoke(functionName, event);
+        return { payload: r.payload, ...(r.functionError ? { functionError: r.functionError } : {}) };
+      },
+      log,
+    });
+  }
+
   return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    url: endpoint,
     port,
-    engine,
+    ...(http ? { httpUrl: http.url } : {}),
+    engine: sfn.engine,
+    lambda,
     resumed,
+    deployed,
     close: async () => {
-      engine.close();
+      ready = false;
+      await http?.close();
+      // Stop the sources of new work first (pollers, the engine's timers), then the stores.
+      for (const s of [lambda, sfn, s3, sqs]) await s.close();
+      integrations.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      store.close();
     },
   };
 }

@@ -1,0 +1,4 @@
+/** The local HTTP API (API Gateway v2, payload format 2.0) for a service's httpApi routes. */
+export type { HttpRequestEvent } from './event.js';
+export type { RouteSpec } from './routes.js';
+export { type HttpApi, type HttpApiOptions, startHttpApi } from './server.js';

@@ -1,0 +1,1 @@
+export { createSqsService, type SqsService } from './service.js';
