@@ -105,14 +105,17 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => undefined);
   let services: LocalService[] = [];
+  // `ready`: the services answer (the start-up deploy itself goes through them); `started`: the
+  // deploy and the recovery are done too, which is what the health check reports.
   let ready = false;
+  let started = false;
 
   const server: Server = createServer((req, res) => {
     void (async () => {
       try {
         if (req.method === 'GET' && req.url === '/_deputy/health') {
-          const body = JSON.stringify({ status: ready ? 'ok' : 'starting', services: services.map((s) => s.name) });
-          send(res, ready ? 200 : 503, { 'content-type': 'application/json' }, body);
+          const body = JSON.stringify({ status: started ? 'ok' : 'starting', services: services.map((s) => s.name) });
+          send(res, started ? 200 : 503, { 'content-type': 'application/json' }, body);
           return;
         }
         const body = await readBody(req);
@@ -230,6 +233,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     });
   }
 
+  started = true;
   return {
     url: endpoint,
     port,
@@ -240,6 +244,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     deployed,
     close: async () => {
       ready = false;
+      started = false;
       await http?.close();
       // Stop the sources of new work first (pollers, the engine's timers), then the stores.
       for (const s of [lambda, sfn, s3, sqs]) await s.close();
