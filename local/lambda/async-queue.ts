@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStore } from '../sqlite.js';
 
 /** An asynchronous (Event) invocation as queued. Times are epoch milliseconds. */
 export interface QueuedInvocation {
@@ -104,22 +103,7 @@ export class AsyncQueue {
     this.maxAgeMs = opts.maxAgeMs ?? 6 * 3600_000;
     this.throttleDelayMs = opts.throttleDelayMs ?? 30_000;
     this.log = opts.log ?? (() => undefined);
-    mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode survives a process crash, which is what an acknowledged event must survive.
-    this.db.pragma(`synchronous = ${process.env.DEPUTY_SQLITE_SYNC ?? 'NORMAL'}`);
-    this.db.pragma('busy_timeout = 5000');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    const empty = !this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table'`).get();
-    if (!empty && version !== SCHEMA_VERSION) {
-      this.db.close();
-      throw new Error(
-        `${file} was written by another version of Deputy (schema ${version}, this one reads ${SCHEMA_VERSION}); move it away to start afresh.`,
-      );
-    }
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.db = openStore(file, { schema: SCHEMA, version: SCHEMA_VERSION, label: 'Lambda' });
     const db = this.db;
     this.stmts = {
       insert: db.prepare(

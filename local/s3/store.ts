@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStore } from '../sqlite.js';
 import type { ChecksumAlgorithm } from './checksums.js';
 import type { NotificationConfig } from './notifications.js';
 
@@ -201,22 +200,7 @@ export class S3Store {
   private readonly st;
 
   constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // As the Step Functions store: NORMAL survives process crashes, FULL adds power-loss durability.
-    this.db.pragma(`synchronous = ${process.env.DEPUTY_SQLITE_SYNC ?? 'NORMAL'}`);
-    this.db.pragma('busy_timeout = 5000');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    const empty = !this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table'`).get();
-    if (!empty && version !== SCHEMA_VERSION) {
-      this.db.close();
-      throw new Error(
-        `${file} was written by another version of Deputy (S3 schema ${version}, this one reads ${SCHEMA_VERSION}); move it away to start afresh.`,
-      );
-    }
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.db = openStore(file, { schema: SCHEMA, version: SCHEMA_VERSION, label: 'S3' });
     const db = this.db;
     this.st = {
       insertBucket: db.prepare('INSERT INTO buckets (name, region, created_at) VALUES (?, ?, ?)'),

@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStore } from '../sqlite.js';
 import type { QueueRecord } from './queues.js';
 
 /** A message as stored. Times are epoch milliseconds. */
@@ -115,22 +114,7 @@ export class SqsStore {
   private readonly runTx: (fn: () => unknown) => unknown;
 
   constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode is durable against process crashes (SIGKILL); FULL adds power-loss durability.
-    this.db.pragma(`synchronous = ${process.env.DEPUTY_SQLITE_SYNC ?? 'NORMAL'}`);
-    this.db.pragma('busy_timeout = 5000');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    const empty = !this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table'`).get();
-    if (!empty && version !== SCHEMA_VERSION) {
-      this.db.close();
-      throw new Error(
-        `${file} was written by another version of Deputy (SQS schema ${version}, this one reads ${SCHEMA_VERSION}); move it away to start afresh.`,
-      );
-    }
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.db = openStore(file, { schema: SCHEMA, version: SCHEMA_VERSION, label: 'SQS' });
     const db = this.db;
     this.stmts = {
       allQueues: db.prepare<[], QueueRow>('SELECT * FROM queues'),

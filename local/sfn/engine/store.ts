@@ -1,16 +1,7 @@
-import {
-  closeSync,
-  constants,
-  fdatasyncSync,
-  fstatSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStore } from '../../sqlite.js';
 import { decodeEvent, encodeEvent, type StoredEvent } from './history-codec.js';
 
 /** A state machine as stored. Times are epoch milliseconds. */
@@ -235,24 +226,9 @@ export class SfnStore {
   private readonly flushTx: (inserts: ExecutionInsert[], commits: ExecutionCommit[]) => void;
 
   constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode is durable against process crashes (SIGKILL); FULL adds power-loss durability.
-    this.db.pragma(`synchronous = ${process.env.DEPUTY_SQLITE_SYNC ?? 'NORMAL'}`);
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openStore(file, { schema: SCHEMA, version: SCHEMA_VERSION, label: 'Step Functions' });
     // Checkpoint the WAL less often than the default 1,000 pages: fewer stalls under bursts of commits.
     this.db.pragma('wal_autocheckpoint = 10000');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    const empty = !this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table'`).get();
-    if (!empty && version !== SCHEMA_VERSION) {
-      this.db.close();
-      throw new Error(
-        `${file} was written by another version of Deputy (journal schema ${version}, this one reads ${SCHEMA_VERSION}); move it away to start afresh.`,
-      );
-    }
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const db = this.db;
     this.stmts = {
       insertMachine: db.prepare(
