@@ -268,6 +268,21 @@ describe('the AWS CLI', () => {
       Runtime: expect.stringMatching(/^nodejs\d+\.x$/),
     });
   });
+
+  it('serves boto3 as well: an invocation and a function error', async () => {
+    const script = [
+      'import boto3, json',
+      `c = boto3.client("lambda", endpoint_url="${http.url}", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")`,
+      'ok = c.invoke(FunctionName="echo", Payload=json.dumps({"b": 2}))',
+      'bad = c.invoke(FunctionName="thrower", Payload=b"{}")',
+      'print(json.dumps({"ok": json.loads(ok["Payload"].read()), "error": bad.get("FunctionError"), "type": json.loads(bad["Payload"].read()).get("errorType")}))',
+    ].join('\n');
+    const { stdout } = await run('python3', ['-c', script], { env });
+    const r = JSON.parse(stdout) as { ok: unknown; error: string; type: string };
+    expect(r.ok).toEqual({ b: 2 });
+    expect(r.error).toBe('Unhandled');
+    expect(r.type).toEqual(expect.any(String));
+  });
 });
 
 interface SqsBackend {
