@@ -138,6 +138,11 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
           return;
         }
         const lreq = toLocalRequest(req, body);
+        const gone = new AbortController();
+        res.on('close', () => {
+          if (!res.writableFinished) gone.abort();
+        });
+        lreq.signal = gone.signal;
         const service = services.find((s) => s.matches(lreq));
         if (!service) {
           send(
@@ -246,8 +251,9 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       ready = false;
       started = false;
       await http?.close();
-      // Stop the sources of new work first (pollers, the engine's timers), then the stores.
-      for (const s of [lambda, sfn, s3, sqs]) await s.close();
+      // The engine first: its last commit is written, and task results that arrive after it are
+      // not (those calls are made again at the next start, as after a crash).
+      for (const s of [sfn, lambda, s3, sqs]) await s.close();
       integrations.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -14,6 +14,8 @@ export interface LocalRequest {
   query: URLSearchParams;
   headers: Readonly<Record<string, string | undefined>>;
   body: Buffer;
+  /** Aborted when the client goes away before the answer (a long poll it gave up on, say). */
+  signal?: AbortSignal;
 }
 
 export interface LocalResponse {
@@ -43,6 +45,14 @@ export interface CloudContext {
   /** Human-readable progress and problems; services never write to stdout directly. */
   log: (line: string) => void;
 }
+
+/**
+ * The Lambda API's paths, whatever version date an operation uses (Invoke is 2015-03-31, account
+ * settings 2016-08-19, concurrency 2017-10-31, ...). They belong to Lambda even where the local
+ * Lambda does not implement them, so that S3's path-style routing never takes them for a bucket.
+ */
+export const LAMBDA_API_PATH =
+  /^\/20\d\d-\d\d-\d\d\/(functions|event-source-mappings|tags|layers|account-settings|code-signing-configs)(\/|$)/;
 
 export const REGION = 'us-east-1';
 export const ACCOUNT_ID = '000000000000';

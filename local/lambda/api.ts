@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LocalRequest, LocalResponse } from '../service.js';
+import { LAMBDA_API_PATH, type LocalRequest, type LocalResponse } from '../service.js';
 import { DEFAULT_MEMORY_MB, type FunctionConfig, LATEST, logGroupName } from './config.js';
 import { errorResponse, invalidParameter, LambdaError } from './errors.js';
 import type { EventSources } from './event-sources.js';
@@ -71,7 +71,7 @@ export class LambdaApi {
   constructor(private readonly d: ApiDeps) {}
 
   matches(req: LocalRequest): boolean {
-    return req.path.startsWith(`${PREFIX}functions`) || req.path.startsWith(`${PREFIX}event-source-mappings`);
+    return LAMBDA_API_PATH.test(req.path);
   }
 
   async handle(req: LocalRequest): Promise<LocalResponse> {
@@ -84,8 +84,15 @@ export class LambdaApi {
   }
 
   private route(req: LocalRequest): Promise<LocalResponse> | LocalResponse {
-    const [, collection, id, sub, ...rest] = req.path.slice(1).split('/');
+    const [version, collection, id, sub, ...rest] = req.path.slice(1).split('/');
     const m = req.method;
+    if (`/${version}/` !== PREFIX) {
+      throw new LambdaError(
+        'NotImplementedException',
+        501,
+        `The local Lambda service does not support ${m} ${req.path}.`,
+      );
+    }
     if (rest.length === 0 && collection === 'functions') {
       if (m === 'GET' && !id && !sub) return this.listFunctions(req);
       if (m === 'GET' && id && !sub) return this.getFunction(id, req);

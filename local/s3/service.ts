@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { CloudContext, LocalRequest, LocalResponse, LocalService } from '../service.js';
+import {
+  type CloudContext,
+  LAMBDA_API_PATH,
+  type LocalRequest,
+  type LocalResponse,
+  type LocalService,
+} from '../service.js';
 import { BlobStore } from './blobs.js';
 import {
   createBucket,
@@ -226,7 +232,7 @@ class LocalS3 implements S3Service {
     if (req.headers['x-amz-target'] !== undefined) return false;
     const path = req.path || '/';
     if (!path.startsWith('/')) return false;
-    return !path.startsWith('/_deputy/') && !path.startsWith('/2015-03-31/');
+    return !path.startsWith('/_deputy/') && !LAMBDA_API_PATH.test(path);
   }
 
   async handle(req: LocalRequest): Promise<LocalResponse> {

@@ -16,6 +16,8 @@ export interface SqsContext {
 /** Who is calling: SenderId of the messages they send. */
 export interface Caller {
   senderId: string;
+  /** The client gave up: a long poll must not take messages for nobody. */
+  signal?: AbortSignal;
 }
 
 /** The queue a request's QueueUrl names. */

@@ -1,4 +1,4 @@
-import { deadLetterTarget, queueOf, type SqsContext } from './context.js';
+import { type Caller, deadLetterTarget, queueOf, type SqsContext } from './context.js';
 import { queueDoesNotExist } from './errors.js';
 import { formatSequenceNumber } from './fifo.js';
 import { type Input, optInt, optStringList } from './input.js';
@@ -202,16 +202,18 @@ function toWire(q: QueueRecord, m: MessageRow, req: ReceiveRequest): Record<stri
  * ReceiveMessage. With a wait time (long polling) it answers as soon as something is receivable,
  * woken by the change that made it so, or empty when the wait ends.
  */
-export async function receiveMessage(ctx: SqsContext, input: Input): Promise<object> {
+export async function receiveMessage(ctx: SqsContext, input: Input, caller?: Caller): Promise<object> {
   const q = queueOf(ctx, input);
   const req = parseReceive(q, input);
   const deadline = Date.now() + req.waitMs;
+  const gone = caller?.signal;
   for (;;) {
+    if (gone?.aborted) return {};
     const taken = receiveNow(ctx, q.id, req.opts);
     if (taken.length > 0) return { Messages: taken.map((m) => toWire(q, m, req)) };
     const now = Date.now();
     if (now >= deadline || ctx.closed()) return {};
-    const woken = ctx.waiters.wait(q.id, deadline);
+    const woken = ctx.waiters.wait(q.id, deadline, gone);
     const next = ctx.store.nextChange(q.id, q.fifo, now);
     if (next !== undefined) ctx.waiters.notifyAt(q.id, next);
     await woken;

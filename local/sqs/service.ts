@@ -60,7 +60,8 @@ export async function createSqsService(ctx: CloudContext): Promise<SqsService> {
             ? new SqsError('UnsupportedOperation', `The local cloud does not support SQS ${action}.`)
             : new SqsError('UnknownOperationException', `The SQS API has no operation ${action}.`);
         }
-        const output = await op(sqs, input, { senderId: callerKey(req) ?? ctx.accountId });
+        const caller = { senderId: callerKey(req) ?? ctx.accountId, ...(req.signal ? { signal: req.signal } : {}) };
+        const output = await op(sqs, input, caller);
         return encodeResult(protocol, action, output, requestId);
       } catch (e) {
         if (e instanceof SqsError) return encodeError(protocol, e, requestId);

@@ -15,8 +15,8 @@ export class Waiters {
   private closed = false;
 
   /** Resolves when the queue changes, at `deadline`, or when the service closes. */
-  wait(queueId: number, deadline: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  wait(queueId: number, deadline: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       let set = this.waiting.get(queueId);
       if (!set) {
@@ -35,6 +35,7 @@ export class Waiters {
         },
       };
       waiters.add(waiter);
+      signal?.addEventListener('abort', () => waiter.wake(), { once: true });
     });
   }
 

@@ -64,12 +64,33 @@ function checkName(name: string): void {
   }
 }
 
-function jsonText(text: string, code: string, what: string): void {
+/** Deeper JSON than this is refused: the engine must be able to write every document it accepts. */
+const MAX_JSON_DEPTH = 1000;
+
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > MAX_JSON_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+function jsonText(text: string, code: string, what: string): unknown {
+  let value: unknown;
   try {
-    JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new ApiError(code, `Invalid ${what}: '${(e as Error).message}'`);
   }
+  if (depthOf(value) > MAX_JSON_DEPTH) {
+    throw new ApiError(code, `Invalid ${what}: nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value;
 }
 
 /**
@@ -348,12 +369,7 @@ export class SfnApi {
   async SendTaskSuccess(input: Input) {
     const token = str(input, 'taskToken', true);
     const output = str(input, 'output', true);
-    let value: unknown;
-    try {
-      value = JSON.parse(output);
-    } catch (e) {
-      throw new ApiError('InvalidOutput', `Invalid Output: '${(e as Error).message}'`);
-    }
+    const value = jsonText(output, 'InvalidOutput', 'Output');
     await callback(() => this.engine.sendTaskSuccess(token, value));
     return {};
   }

@@ -200,8 +200,8 @@ export class Engine implements ExecutionHost {
     const inserts = this.inserts;
     this.inserts = [];
     if (execs.length === 0 && inserts.length === 0) return;
-    const commits = execs.map((e) => e.takeCommit());
     try {
+      const commits = execs.map((e) => e.takeCommitSafely());
       this.store.flush(inserts, commits);
     } catch (e) {
       // The journal cannot be written: accept nothing more. What was not written was never

@@ -782,6 +782,19 @@ export class Execution {
     });
   }
 
+  /**
+   * takeCommit, but an execution whose runtime cannot be written (JSON too deeply nested, say) fails
+   * on its own, visibly, instead of taking the whole group commit down with it.
+   */
+  takeCommitSafely(): ExecutionCommit {
+    try {
+      return this.takeCommit();
+    } catch (e) {
+      this.failInternally(e);
+      return this.takeCommit();
+    }
+  }
+
   /** The journal entry of everything since the last commit; the engine writes it with others in one transaction. */
   takeCommit(): ExecutionCommit {
     const t = this.terminal;
