@@ -84,7 +84,7 @@ try {
     log: (line) => console.error(line),
   });
   console.log(`Deputy local cloud on ${cloud.url} (data: ${dataDir})`);
-  console.log('  AWS services: states, sqs, s3, lambda  (aws --endpoint-url ' + cloud.url + ' ...)');
+  console.log(`  AWS services: states, sqs, s3, lambda  (aws --endpoint-url ${cloud.url} ...)`);
   if (cloud.httpUrl) console.log(`  HTTP API: ${cloud.httpUrl}`);
   if (model) {
     console.log(`  service ${model.service} (stage ${model.stage}) from ${serviceFile}:`);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -97,6 +97,43 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 }
 
 /**
+ * Takes the data directory for this process: two local clouds writing the same journals would corrupt
+ * them. A lock left by a process that is gone (killed) is taken over.
+ */
+const lockedHere = new Set<string>();
+
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, '.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      lockedHere.add(file);
+      return () => {
+        lockedHere.delete(file);
+        rmSync(file, { force: true });
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(file, 'utf8'));
+      let alive = false;
+      try {
+        alive = pid === process.pid ? lockedHere.has(file) : Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (alive) {
+        throw new Error(
+          `${dataDir} is in use by another local cloud (pid ${pid}); stop it or set DEPUTY_DATA_DIR (if pid ${pid} is not a local cloud, delete ${file}).`,
+        );
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`Could not take ${dataDir}.`);
+}
+
+/**
  * Starts the local cloud: one HTTP endpoint that speaks the AWS wire protocols of Step Functions,
  * SQS, Lambda and S3 over durable stores in `dataDir`, plus (with a service model) the service's
  * functions, resources and HTTP API. Running executions resume once every integration is up.
@@ -104,6 +141,7 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalCloud> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => undefined);
+  const unlock = lockDataDir(opts.dataDir);
   let services: LocalService[] = [];
   // `ready`: the services answer (the start-up deploy itself goes through them); `started`: the
   // deploy and the recovery are done too, which is what the health check reports.
@@ -172,7 +210,10 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e) => {
+      unlock();
+      reject(e);
+    });
     server.listen(opts.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
@@ -259,6 +300,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      unlock();
     },
   };
 }

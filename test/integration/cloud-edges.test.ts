@@ -93,3 +93,9 @@ describe('Step Functions input limits', () => {
     expect(ok.executionArn).toContain(':deep:');
   });
 });
+
+describe('the data directory', () => {
+  it('belongs to one local cloud at a time', async () => {
+    await expect(startLocalCloud({ port: 0, dataDir: dir })).rejects.toThrow(/in use by another local cloud/);
+  });
+});
