@@ -3,21 +3,10 @@ import { isoTime, ownerXml, requireBucket, root, type S3Call, type S3Context, xm
 import { invalidArgument, invalidBucketName, malformedXml, S3Error } from './errors.js';
 import { isValidBucketName } from './names.js';
 import { type NotificationConfig, notificationConfigXml, parseNotificationConfig, testEvent } from './notifications.js';
-import { readPayload } from './payload.js';
-import { childText, el, parseXml, type XmlElement, XmlParseError } from './xml.js';
+import { parseXmlBody, readPayload } from './payload.js';
+import { childText, el } from './xml.js';
 
 /** ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation/Versioning, notifications. */
-
-function parseBody(data: Buffer): XmlElement | undefined {
-  const text = data.toString('utf8');
-  if (text.trim() === '') return undefined;
-  try {
-    return parseXml(text);
-  } catch (e) {
-    if (e instanceof XmlParseError) throw malformedXml();
-    throw e;
-  }
-}
 
 const MAX_BUCKETS_PAGE = 10_000;
 
@@ -61,7 +50,7 @@ export function listBuckets(ctx: S3Context, call: S3Call): LocalResponse {
 
 export function createBucket(ctx: S3Context, call: S3Call): LocalResponse {
   if (!isValidBucketName(call.bucket)) throw invalidBucketName(call.bucket);
-  const doc = parseBody(readPayload(call.req).data);
+  const doc = parseXmlBody(readPayload(call.req).data);
   let region = 'us-east-1';
   if (doc) {
     if (doc.name !== 'CreateBucketConfiguration') throw malformedXml();
@@ -130,7 +119,7 @@ export function getBucketVersioning(ctx: S3Context, call: S3Call): LocalResponse
 
 export function putBucketNotification(ctx: S3Context, call: S3Call): LocalResponse {
   requireBucket(ctx, call.bucket);
-  const doc = parseBody(readPayload(call.req).data);
+  const doc = parseXmlBody(readPayload(call.req).data);
   if (!doc) throw malformedXml();
   const parsed = parseNotificationConfig(doc);
   const cfg: NotificationConfig | undefined = parsed.rules.length === 0 && !parsed.eventBridge ? undefined : parsed;

@@ -21,9 +21,9 @@ import {
 import { isValidKeyLength, s3UrlEncode } from './names.js';
 import { headersFromRequest } from './object-headers.js';
 import { commitObject, keyTooLong, md5Hex, parseCopySource, writeConditions } from './object-ops.js';
-import { readPayload } from './payload.js';
+import { parseXmlBody, readPayload } from './payload.js';
 import type { ObjectRecord, PartRecord, StoredChecksum, UploadRecord } from './store.js';
-import { child, childrenNamed, childText, el, parseXml, XmlParseError } from './xml.js';
+import { child, childrenNamed, childText, el } from './xml.js';
 
 /**
  * Multipart uploads: each part is its own blob until completion concatenates them into the object's.
@@ -192,15 +192,8 @@ const invalidPart = () =>
 
 export function completeMultipartUpload(ctx: S3Context, call: S3Call): LocalResponse {
   const upload = requireUpload(ctx, call);
-  const payload = readPayload(call.req);
-  let doc: ReturnType<typeof parseXml>;
-  try {
-    doc = parseXml(payload.data.toString('utf8'));
-  } catch (e) {
-    if (e instanceof XmlParseError) throw malformedXml();
-    throw e;
-  }
-  if (doc.name !== 'CompleteMultipartUpload') throw malformedXml();
+  const doc = parseXmlBody(readPayload(call.req).data);
+  if (doc?.name !== 'CompleteMultipartUpload') throw malformedXml();
   const requested = childrenNamed(doc, 'Part').map((p) => ({
     partNumber: Number(childText(p, 'PartNumber')),
     etag: (childText(p, 'ETag') ?? '').trim().replace(/^"(.*)"$/, '$1'),

@@ -14,9 +14,9 @@ import {
 } from './errors.js';
 import { isValidKeyLength } from './names.js';
 import { applyResponseOverrides, headersFromRequest, objectResponseHeaders } from './object-headers.js';
-import { readPayload } from './payload.js';
+import { parseXmlBody, readPayload } from './payload.js';
 import type { ObjectRecord, StoredChecksum } from './store.js';
-import { childrenNamed, childText, el, parseXml, XmlParseError } from './xml.js';
+import { childrenNamed, childText, el } from './xml.js';
 
 /** PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects and CopyObject. */
 
@@ -215,15 +215,8 @@ const MAX_DELETE_KEYS = 1000;
 
 export function deleteObjects(ctx: S3Context, call: S3Call): LocalResponse {
   requireBucket(ctx, call.bucket);
-  const payload = readPayload(call.req);
-  let doc: ReturnType<typeof parseXml>;
-  try {
-    doc = parseXml(payload.data.toString('utf8'));
-  } catch (e) {
-    if (e instanceof XmlParseError) throw malformedXml();
-    throw e;
-  }
-  if (doc.name !== 'Delete') throw malformedXml();
+  const doc = parseXmlBody(readPayload(call.req).data);
+  if (doc?.name !== 'Delete') throw malformedXml();
   const quiet = childText(doc, 'Quiet')?.trim().toLowerCase() === 'true';
   const objects = childrenNamed(doc, 'Object').map((o) => ({
     key: childText(o, 'Key'),

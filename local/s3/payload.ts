@@ -9,7 +9,8 @@ import {
   parseChecksumAlgorithm,
 } from './checksums.js';
 import { ChunkedDecodeError, decodeAwsChunked } from './chunked.js';
-import { invalidRequest, S3Error } from './errors.js';
+import { invalidRequest, malformedXml, S3Error } from './errors.js';
+import { parseXml, type XmlElement, XmlParseError } from './xml.js';
 
 /**
  * The bytes a request really carries, checked the way S3 checks them: aws-chunked bodies decoded
@@ -144,4 +145,16 @@ export function readPayload(req: LocalRequest): Payload {
     }
   }
   return { data, checksum: claim, contentEncoding: remainingEncoding(req.headers['content-encoding']) };
+}
+
+/** A request's XML document; undefined for an empty body, MalformedXML for one that does not parse. */
+export function parseXmlBody(data: Buffer): XmlElement | undefined {
+  const text = data.toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return parseXml(text);
+  } catch (e) {
+    if (e instanceof XmlParseError) throw malformedXml();
+    throw e;
+  }
 }
