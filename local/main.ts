@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLog } from './lambda/index.js';
 import { startLocalCloud } from './server.js';
@@ -64,7 +64,12 @@ const json = args.values.json === true;
 
 try {
   const model = existsSync(serviceFile)
-    ? await loadService(serviceFile, { stage: args.values.stage ?? 'dev', env: process.env })
+    ? await loadService(serviceFile, {
+        stage: args.values.stage ?? 'dev',
+        env: process.env,
+        // Queue URLs (Ref of a queue) name the endpoint's port.
+        ...(port !== 0 ? { endpoint: `http://127.0.0.1:${port}` } : {}),
+      })
     : undefined;
   if (!model) console.log(`No ${serviceFile}: starting the bare local cloud.`);
   if (model) {
@@ -75,9 +80,14 @@ try {
     }
     for (const w of model.warnings) console.error(`warning: ${w}`);
   }
+  // The offline model: recorded responses, served when the service has them. The functions use it
+  // only when no model is configured (OPENAI_API_KEY / OPENAI_BASE_URL, or an agent's own variables).
+  const recordings = model ? join(model.root, 'agents', 'recordings') : undefined;
+  const offline = recordings !== undefined && existsSync(recordings);
   const cloud = await startLocalCloud({
     port,
     httpPort,
+    ...(offline ? { recordings } : {}),
     dataDir,
     ...(model ? { service: model } : {}),
     onLog: (entry) => console.log(json ? JSON.stringify(entry) : formatLog(entry)),
@@ -98,6 +108,19 @@ try {
         `    aws --endpoint-url ${cloud.url} sqs send-message --queue-url ${cloud.url}/000000000000/${q.name} --message-body '{"hello":"world"}'`,
       );
     if (b) console.log(`    aws --endpoint-url ${cloud.url} s3 cp ./some-file.json s3://${b.name}/`);
+  }
+  if (offline) {
+    if (process.env.OPENAI_API_KEY || process.env.OPENAI_BASE_URL) {
+      console.log(
+        `  model: the real one (${process.env.OPENAI_BASE_URL || 'api.openai.com'}); OPENAI_API_KEY/OPENAI_BASE_URL are set`,
+      );
+    } else {
+      console.log(
+        `  model: OFFLINE RECORDING. No OPENAI_API_KEY is set, so agents get recorded responses from\n` +
+          `         ${recordings} on ${cloud.url}/_deputy/model/v1. It is a recording, not a model:\n` +
+          '         it answers only the example events. Set OPENAI_API_KEY (or OPENAI_BASE_URL) for a real model.',
+      );
+    }
   }
   console.log(`  resumed ${cloud.resumed} running execution(s); Ctrl-C stops, the next start resumes.`);
   let stopping = false;

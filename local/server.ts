@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { deployLocally } from './deploy.js';
 import { startHttpApi } from './http/index.js';
 import { createLambdaService, type LambdaService, type LogEntry } from './lambda/index.js';
+import { createModelReplayService, MODEL_BASE_PATH } from './model/service.js';
 import { createS3Service } from './s3/index.js';
 import type { ServiceModel } from './serverless/index.js';
 import { ACCOUNT_ID, type CloudContext, type LocalRequest, type LocalService, REGION } from './service.js';
@@ -33,6 +34,12 @@ export interface LocalCloudOptions {
   httpPort?: number;
   onLog?: (entry: LogEntry) => void;
   log?: (line: string) => void;
+  /**
+   * A directory of recorded model responses (`agents/recordings`): when set, the endpoint plays them
+   * back as an OpenAI-compatible model under `/_deputy/model/v1` and the functions get its URL as
+   * `DEPUTY_OFFLINE_MODEL_URL` (for running without an API key).
+   */
+  recordings?: string;
 }
 
 export interface LocalCloud {
@@ -225,6 +232,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   };
 
   const model = opts.service;
+  const replay = opts.recordings !== undefined ? createModelReplayService(opts.recordings) : undefined;
   const sfn = await createSfnService(ctx('sfn'), opts.invokers ?? {});
   const sqs = await createSqsService(ctx('sqs'));
   const lambda = await createLambdaService(ctx('lambda'), {
@@ -242,6 +250,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         AWS_SECRET_ACCESS_KEY: 'local',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         DEPUTY_LOCAL: '1',
+        ...(replay ? { DEPUTY_OFFLINE_MODEL_URL: `${endpoint}${MODEL_BASE_PATH}` } : {}),
         ...f.environment,
       },
       ...(f.memorySize !== undefined ? { memorySize: f.memorySize } : {}),
@@ -250,8 +259,9 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
   });
   const s3 = await createS3Service(ctx('s3'));
-  // S3 is asked last: it takes every path-style request the others did not claim.
-  services = [sfn, sqs, lambda, s3];
+  // The offline model is asked first (S3 would take /_deputy/model/... for a bucket); S3 is asked
+  // last: it takes every path-style request the others did not claim.
+  services = [...(replay ? [replay] : []), sfn, sqs, lambda, s3];
   const integrations = sdkInvokers(ctx('sfn'));
   if (!opts.invokers)
     sfn.engine.invokers = { lambda: lambda.stepFunctionsInvoker(), sqs: integrations.sqs, s3: integrations.s3 };
@@ -294,7 +304,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       await http?.close();
       // The engine first: its last commit is written, and task results that arrive after it are
       // not (those calls are made again at the next start, as after a crash).
-      for (const s of [sfn, lambda, s3, sqs]) await s.close();
+      for (const s of [sfn, lambda, s3, sqs, ...(replay ? [replay] : [])]) await s.close();
       integrations.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

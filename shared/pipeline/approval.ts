@@ -1,0 +1,94 @@
+import type { PlannedCall, Principal, TaskState } from '../contracts.js';
+import { taskKeys } from '../contracts.js';
+import type { PipelineDeps } from './deps.js';
+import { approvalIdFor } from './ids.js';
+
+/**
+ * The approval gate's records. RequestApproval writes the request and (separately, server-side only)
+ * the task token; a decision is written by the approvals API (next issue) and read by CallTool.
+ */
+export interface ApprovalRequest {
+  schemaVersion: 1;
+  approvalId: string;
+  taskId: string;
+  agent: string;
+  /** The event's principal: the requester, who may never approve their own action. */
+  requester: Principal;
+  tool: string;
+  callId: string;
+  args: unknown;
+  argsHash: string;
+  reason: string;
+  requiredRoles: string[];
+  quorum: number;
+  createdAt: string;
+  deadline: string;
+}
+
+export interface ApprovalDecision {
+  schemaVersion: 1;
+  approvalId: string;
+  outcome: 'approved' | 'rejected';
+  /** The hash of the arguments the approvers saw; a decision for other arguments approves nothing. */
+  argsHash: string;
+  reason?: string;
+  decidedBy: string[];
+  decidedAt: string;
+}
+
+/** What the waitForTaskToken step returns (SendTaskSuccess output). */
+export interface ApprovalOutcome {
+  approvalId: string;
+  outcome: 'approved' | 'rejected';
+  reason?: string;
+}
+
+export function approvalIdOf(call: PlannedCall): string {
+  return approvalIdFor(call.idempotencyKey);
+}
+
+/**
+ * RequestApproval: stores the request (first write wins, so a retry keeps the original deadline),
+ * keeps the task token server-side, and announces the request on the approvals queue.
+ */
+export async function requestApproval(
+  deps: PipelineDeps,
+  payload: { state: TaskState; taskToken: string },
+): Promise<{ approvalId: string }> {
+  const { state, taskToken } = payload;
+  if (state.next?.action !== 'call_tool') throw new Error('RequestApproval needs a planned tool call');
+  const call = state.next.call;
+  const approvalId = approvalIdOf(call);
+  const stored = await deps.store.getJson<{ args: unknown }>(call.ref.key);
+  const now = deps.now();
+  const request: ApprovalRequest = {
+    schemaVersion: 1,
+    approvalId,
+    taskId: state.task.taskId,
+    agent: state.task.agent,
+    requester: state.task.principal,
+    tool: call.tool,
+    callId: call.id,
+    args: stored?.args,
+    argsHash: call.argsHash,
+    reason: `'${call.tool}' is a sensitive tool: it needs an approval before it runs`,
+    requiredRoles: [],
+    quorum: 1,
+    createdAt: new Date(now).toISOString(),
+    deadline: new Date(now + call.approvalTimeoutSeconds * 1000).toISOString(),
+  };
+  await deps.store.putJson(taskKeys.approval(approvalId), request, { ifAbsent: true });
+  await deps.store.putJson(taskKeys.approvalToken(approvalId), { schemaVersion: 1, approvalId, taskToken });
+  if (deps.approvalsQueueUrl) {
+    await deps.send(deps.approvalsQueueUrl, {
+      schemaVersion: 1,
+      type: 'deputy.approval.requested',
+      approvalId,
+      taskId: request.taskId,
+      agent: request.agent,
+      tool: request.tool,
+      deadline: request.deadline,
+    });
+  }
+  return { approvalId };
+}

@@ -1,0 +1,93 @@
+import { type CompletionEvent, TASK_SCHEMA_VERSION, type TaskResult, type TaskState, taskKeys } from '../contracts.js';
+import type { ModelResponse } from '../model/types.js';
+import { agentOf, type PipelineDeps } from './deps.js';
+import { sha256Hex } from './ids.js';
+
+export interface CommitOutcome {
+  status: 'succeeded' | 'failed';
+  result?: { bucket: string; key: string };
+  /** For a failure: the error name and reason the execution fails with. */
+  error?: string;
+  reason?: string;
+}
+
+/** The error name and a readable reason from the state's failure (a caught error or a stop). */
+export function failureOf(state: Partial<TaskState>): { error: string; reason: string } {
+  if (state.next?.action === 'fail') return { error: state.next.error, reason: state.next.reason };
+  const f = state.failure;
+  if (f) {
+    let reason = f.Cause ?? '';
+    // A Lambda error's Cause is JSON with the handler's errorMessage.
+    try {
+      const parsed = JSON.parse(reason) as { errorMessage?: string };
+      if (typeof parsed?.errorMessage === 'string') reason = parsed.errorMessage;
+    } catch {
+      // not JSON: the cause as it is
+    }
+    return { error: f.Error ?? 'States.TaskFailed', reason: reason || 'no reason given' };
+  }
+  return { error: 'Unknown', reason: 'the task stopped without a recorded reason' };
+}
+
+/**
+ * Commit (and RecordFailure): writes the task's result to the results bucket, then sends the
+ * completion event to the agent's output queue. Exactly once in effect: the result is written with
+ * If-None-Match (a retry keeps the first), the event is deduplicated by the task id on a FIFO queue,
+ * and a commit marker stops a retry after the deduplication window from sending it again.
+ */
+export async function commit(deps: PipelineDeps, state: TaskState): Promise<CommitOutcome> {
+  const failed = state.failure !== undefined || state.next?.action !== 'answer';
+  const failure = failed ? failureOf(state) : undefined;
+  // An execution whose input never was a task cannot be committed anywhere: just fail it.
+  if (!state.task?.taskId || !state.task.agent) return { status: 'failed', ...(failure ?? failureOf({})) };
+  const agent = agentOf(deps, state.task.agent);
+  const taskId = state.task.taskId;
+  const key = `${agent.result.prefix}${taskId}.json`;
+  const ref = { bucket: deps.results.bucket, key };
+
+  const marker = await deps.store.getJson<CommitOutcome>(taskKeys.commit(taskId));
+  if (marker) return failure && !marker.error ? { ...marker, ...failure } : marker;
+
+  let answer: string | undefined;
+  if (!failure && state.next?.action === 'answer') {
+    const response = await deps.store.getJson<ModelResponse>(state.next.answer.key);
+    answer = typeof response?.message.content === 'string' ? response.message.content : '';
+  }
+  const result: TaskResult = {
+    schemaVersion: TASK_SCHEMA_VERSION,
+    taskId,
+    agent: agent.name,
+    status: failure ? 'failed' : 'succeeded',
+    ...(answer !== undefined ? { answer } : {}),
+    ...(failure ?? {}),
+    trigger: state.task.trigger,
+    principal: state.task.principal,
+    usage: state.usage,
+    steps: state.step + 1,
+    startedAt: state.startedAt,
+    finishedAt: new Date(deps.now()).toISOString(),
+  };
+  await deps.results.putJson(key, result, { ifAbsent: true });
+  const written = (await deps.results.getJson<TaskResult>(key)) ?? result;
+
+  const event: CompletionEvent = {
+    schemaVersion: TASK_SCHEMA_VERSION,
+    type: 'deputy.task.completed',
+    taskId,
+    agent: agent.name,
+    status: written.status,
+    result: ref,
+    principal: state.task.principal,
+    trigger: { type: state.task.trigger.type, source: state.task.trigger.source, ref: state.task.trigger.ref },
+  };
+  await deps.send(agent.result.queue, event, { dedupeId: sha256Hex(`commit#${taskId}`), groupId: taskId });
+  const outcome: CommitOutcome = {
+    status: written.status,
+    result: ref,
+    ...(written.status === 'failed' || failure
+      ? { error: written.error ?? failure?.error ?? 'Unknown', reason: written.reason ?? failure?.reason ?? '' }
+      : {}),
+  };
+  await deps.store.putJson(taskKeys.commit(taskId), outcome, { ifAbsent: true });
+  return outcome;
+}

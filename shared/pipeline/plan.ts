@@ -1,0 +1,306 @@
+import type { ChatCompletionMessageToolCall } from 'openai/resources/chat/completions';
+import type { Agent } from '../agents/schema.js';
+import {
+  emptyUsage,
+  type NextAction,
+  type PlannedCall,
+  TASK_SCHEMA_VERSION,
+  TaskInput,
+  type TaskState,
+  taskKeys,
+} from '../contracts.js';
+import { BudgetExceeded, InvalidEvent, ModelMisbehaved } from '../errors.js';
+import { costUsd, priceOf } from '../model/prices.js';
+import type { ChatMessage, ModelResponse } from '../model/types.js';
+import type { BoundTool } from '../tools/types.js';
+import { agentOf, type PipelineDeps, type StoredToolResult } from './deps.js';
+import { argsHash } from './ids.js';
+import { initialMessages, type Transcript, toolMessageContent } from './transcript.js';
+
+/** The Plan step's payload: the state (or, on the first step, the execution input) and the start time. */
+export interface PlanPayload {
+  state: TaskState | unknown;
+  startedAt: string;
+}
+
+function isState(v: unknown): v is TaskState {
+  return typeof v === 'object' && v !== null && 'task' in v && 'step' in v;
+}
+
+function initialState(raw: unknown, startedAt: string): TaskState {
+  const parsed = TaskInput.safeParse(raw);
+  if (!parsed.success) {
+    const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new InvalidEvent(`the execution input is not a version ${TASK_SCHEMA_VERSION} task input: ${why}`);
+  }
+  return {
+    schemaVersion: TASK_SCHEMA_VERSION,
+    task: parsed.data,
+    step: 0,
+    countedStep: -1,
+    usage: emptyUsage(),
+    startedAt,
+    resolved: [],
+  };
+}
+
+type CallCheck = { ok: true; call: PlannedCall } | { ok: false; error: string; message: string };
+
+/**
+ * The Plan step: decides what the task does next.
+ * - A tool call of the current step without a stored result: that call (Route sends it on).
+ * - Otherwise the next model call: its messages (the previous snapshot plus the assistant's message
+ *   and the tool results) are stored as a new transcript snapshot first, the budgets are checked, and
+ *   the response is stored before it is used. A retried Plan finds the stored response and never
+ *   calls the model twice for one step.
+ * Invalid tool calls (bad JSON, unknown tool, schema violation) are answered to the model as tool
+ * errors, up to the agent's `maxToolErrors`; then the task stops with ModelMisbehaved.
+ */
+export async function plan(deps: PipelineDeps, payload: PlanPayload): Promise<TaskState> {
+  let state = isState(payload.state) ? payload.state : initialState(payload.state, payload.startedAt);
+  const agent = agentOf(deps, state.task.agent);
+  const tools = deps.toolsFor(agent);
+  const taskId = state.task.taskId;
+
+  for (;;) {
+    const k = state.step;
+    // 1. The transcript for step k.
+    let transcript: Transcript | undefined;
+    if (k === 0 && !state.transcript) {
+      transcript = { schemaVersion: 1, taskId, step: 0, messages: initialMessages(agent, state.task) };
+      const ref = { bucket: deps.store.bucket, key: taskKeys.transcript(taskId, 0) };
+      await deps.store.putJson(ref.key, transcript);
+      state = { ...state, transcript: ref };
+    }
+    // 2. The response for step k: stored, or asked for now.
+    let response = await deps.store.getJson<ModelResponse>(taskKeys.response(taskId, k));
+    if (!response) {
+      const stop = budgetStop(agent, state, deps.now());
+      if (stop) return withNext(state, { action: 'fail', error: stop.name, reason: stop.message });
+      transcript ??= await loadTranscript(deps, state);
+      response = await askModel(deps, agent, state, transcript, tools);
+    }
+    if (state.countedStep < k) state = countUsage(state, response, k);
+
+    // 3. A final answer.
+    const calls = response.message.tool_calls ?? [];
+    if (calls.length === 0) {
+      const content = typeof response.message.content === 'string' ? response.message.content.trim() : '';
+      if (content !== '') {
+        return withNext(state, {
+          action: 'answer',
+          answer: { bucket: deps.store.bucket, key: taskKeys.response(taskId, k) },
+        });
+      }
+      // An empty answer is a misbehaviour too: tell the model and try again, within the allowance.
+      state = bumpToolErrors(state, agent, 'the model answered with neither text nor a tool call');
+      transcript ??= await loadTranscript(deps, state);
+      const nudge: ChatMessage[] = [
+        { role: 'assistant', content: '(no answer)' },
+        { role: 'user', content: 'Your last answer was empty. Call a tool or answer with a summary.' },
+      ];
+      state = await advance(deps, state, transcript, nudge);
+      continue;
+    }
+
+    // 4. Tool calls: the first valid one without a result goes to Route; invalid ones get an error result.
+    for (const tc of calls) {
+      if (state.resolved.includes(tc.id)) continue;
+      const check = checkCall(agent, tools, state, k, tc, deps.store.bucket);
+      if (check.ok) {
+        const args = JSON.parse(functionOf(tc).arguments) as unknown;
+        await deps.store.putJson(check.call.ref.key, { schemaVersion: 1, callId: tc.id, tool: check.call.tool, args });
+        return withNext(state, { action: 'call_tool', call: check.call });
+      }
+      const stored: StoredToolResult = {
+        schemaVersion: 1,
+        callId: tc.id,
+        tool: functionOf(tc).name,
+        ok: false,
+        error: check.error,
+        message: check.message,
+        at: new Date(deps.now()).toISOString(),
+      };
+      await deps.store.putJson(taskKeys.result(taskId, k, tc.id), stored, { ifAbsent: true });
+      state = bumpToolErrors(state, agent, `${check.error}: ${check.message}`);
+      state = { ...state, resolved: [...state.resolved, tc.id] };
+    }
+
+    // 5. Every call of step k has a result: the next step's transcript.
+    transcript ??= await loadTranscript(deps, state);
+    const toolMessages: ChatMessage[] = [];
+    for (const tc of calls) {
+      const r = await deps.store.getJson<StoredToolResult>(taskKeys.result(taskId, k, tc.id));
+      const content = r
+        ? toolMessageContent(r.ok ? r.result : { error: r.error, message: r.message })
+        : toolMessageContent({ error: 'ToolFailed', message: 'the result of this call was lost' });
+      toolMessages.push({ role: 'tool', tool_call_id: tc.id, content });
+    }
+    state = await advance(deps, state, transcript, [
+      { role: 'assistant', content: response.message.content ?? null, tool_calls: calls },
+      ...toolMessages,
+    ]);
+  }
+}
+
+function functionOf(tc: ChatCompletionMessageToolCall): { name: string; arguments: string } {
+  return 'function' in tc && tc.function ? tc.function : { name: '', arguments: '' };
+}
+
+function checkCall(
+  agent: Agent,
+  tools: Map<string, BoundTool>,
+  state: TaskState,
+  step: number,
+  tc: ChatCompletionMessageToolCall,
+  bucket: string,
+): CallCheck {
+  const fn = functionOf(tc);
+  const tool = tools.get(fn.name);
+  if (!tool) {
+    return {
+      ok: false,
+      error: 'UnknownTool',
+      message: `there is no tool '${fn.name}'; the tools are: ${[...tools.keys()].join(', ') || 'none'}`,
+    };
+  }
+  let args: unknown;
+  try {
+    args = JSON.parse(fn.arguments || '{}');
+  } catch (e) {
+    return {
+      ok: false,
+      error: 'InvalidArguments',
+      message: `the arguments are not valid JSON (${(e as Error).message})`,
+    };
+  }
+  const problems = tool.validate(args);
+  if (problems.length > 0) {
+    return {
+      ok: false,
+      error: 'ToolInputInvalid',
+      message: `the arguments do not fit the schema: ${problems.join('; ')}`,
+    };
+  }
+  const taskId = state.task.taskId;
+  return {
+    ok: true,
+    call: {
+      id: tc.id,
+      tool: tool.name,
+      ref: { bucket, key: taskKeys.call(taskId, step, tc.id) },
+      argsHash: argsHash(args),
+      sensitive: tool.sensitive,
+      approvalTimeoutSeconds: agent.approval.timeoutSeconds,
+      idempotencyKey: `${taskId}#${step}#${tc.id}`,
+    },
+  };
+}
+
+function withNext(state: TaskState, next: NextAction): TaskState {
+  const { approval: _a, failure: _f, ...rest } = state;
+  return { ...rest, next };
+}
+
+function bumpToolErrors(state: TaskState, agent: Agent, why: string): TaskState {
+  const toolErrors = state.usage.toolErrors + 1;
+  if (toolErrors > agent.budgets.maxToolErrors) {
+    throw new ModelMisbehaved(
+      `the model made ${toolErrors} invalid tool calls or empty answers (allowance ${agent.budgets.maxToolErrors}); the last: ${why}`,
+    );
+  }
+  return { ...state, usage: { ...state.usage, toolErrors } };
+}
+
+function countUsage(state: TaskState, r: ModelResponse, step: number): TaskState {
+  const u = state.usage;
+  return {
+    ...state,
+    countedStep: step,
+    usage: {
+      ...u,
+      modelCalls: u.modelCalls + 1,
+      inputTokens: u.inputTokens + r.inputTokens,
+      outputTokens: u.outputTokens + r.outputTokens,
+      costUsd: Math.round((u.costUsd + r.costUsd) * 1e9) / 1e9,
+    },
+  };
+}
+
+/** Whether a budget forbids another model call. */
+export function budgetStop(agent: Agent, state: TaskState, now: number): BudgetExceeded | undefined {
+  const b = agent.budgets;
+  const u = state.usage;
+  if (state.step >= b.maxSteps) return new BudgetExceeded(`the agent used all ${b.maxSteps} steps (budgets.maxSteps)`);
+  const tokens = u.inputTokens + u.outputTokens;
+  if (tokens >= b.maxTokens)
+    return new BudgetExceeded(`the agent used ${tokens} tokens of ${b.maxTokens} (budgets.maxTokens)`);
+  if (u.costUsd >= b.maxCostUsd)
+    return new BudgetExceeded(`the agent spent $${u.costUsd.toFixed(4)} of $${b.maxCostUsd} (budgets.maxCostUsd)`);
+  const elapsed = (now - Date.parse(state.startedAt)) / 1000;
+  if (Number.isFinite(elapsed) && elapsed >= b.maxWallSeconds)
+    return new BudgetExceeded(
+      `the task ran ${Math.round(elapsed)} s of ${b.maxWallSeconds} s (budgets.maxWallSeconds)`,
+    );
+  return undefined;
+}
+
+async function loadTranscript(deps: PipelineDeps, state: TaskState): Promise<Transcript> {
+  const key = state.transcript?.key ?? taskKeys.transcript(state.task.taskId, state.step);
+  const t = await deps.store.getJson<Transcript>(key);
+  if (!t) throw new Error(`the transcript ${key} is missing`);
+  return t;
+}
+
+/** Stores the next step's transcript (previous messages plus `more`) and moves the state to it. */
+async function advance(
+  deps: PipelineDeps,
+  state: TaskState,
+  transcript: Transcript,
+  more: ChatMessage[],
+): Promise<TaskState> {
+  const step = state.step + 1;
+  const next: Transcript = {
+    schemaVersion: 1,
+    taskId: state.task.taskId,
+    step,
+    messages: [...transcript.messages, ...more],
+  };
+  const ref = { bucket: deps.store.bucket, key: taskKeys.transcript(state.task.taskId, step) };
+  await deps.store.putJson(ref.key, next);
+  const { next: _n, ...rest } = state;
+  return { ...rest, step, transcript: ref, resolved: [] };
+}
+
+async function askModel(
+  deps: PipelineDeps,
+  agent: Agent,
+  state: TaskState,
+  transcript: Transcript,
+  tools: Map<string, BoundTool>,
+): Promise<ModelResponse> {
+  const model = deps.modelFor(agent);
+  const used = state.usage.inputTokens + state.usage.outputTokens;
+  const r = await model.complete({
+    messages: transcript.messages,
+    tools: [...tools.values()].map((t) => ({
+      type: 'function' as const,
+      function: { name: t.name, description: t.description, parameters: t.inputSchema },
+    })),
+    maxOutputTokens: Math.max(1, Math.min(agent.model.maxOutputTokens, agent.budgets.maxTokens - used)),
+    ...(agent.model.temperature !== undefined ? { temperature: agent.model.temperature } : {}),
+  });
+  const price = priceOf(agent.model.name, agent.budgets.prices);
+  const response: ModelResponse = {
+    ...r,
+    costUsd: costUsd(price, r.inputTokens, r.outputTokens),
+    priceKnown: price !== undefined,
+    at: new Date(deps.now()).toISOString(),
+  };
+  const key = taskKeys.response(state.task.taskId, state.step);
+  // First write wins: if an earlier attempt stored a response for this step, use that one.
+  if ((await deps.store.putJson(key, response, { ifAbsent: true })) === 'exists') {
+    return (await deps.store.getJson<ModelResponse>(key)) ?? response;
+  }
+  return response;
+}

@@ -1,0 +1,56 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { isTransientAwsError } from '../aws-errors.js';
+import { StoreUnavailable } from '../errors.js';
+
+/** JSON documents in one bucket: the claim-check store of transcripts, results and approvals. */
+export interface ObjectStore {
+  readonly bucket: string;
+  getJson<T>(key: string): Promise<T | undefined>;
+  /**
+   * Writes a document. With `ifAbsent`, only when the key does not exist yet (S3 `If-None-Match: *`):
+   * returns 'exists' instead of overwriting, which makes a retried write keep the first value.
+   */
+  putJson(key: string, value: unknown, opts?: { ifAbsent?: boolean }): Promise<'written' | 'exists'>;
+}
+
+function wrap(e: unknown, what: string): never {
+  if (isTransientAwsError(e)) throw new StoreUnavailable(`${what}: ${(e as Error).message}`, { cause: e });
+  throw e;
+}
+
+export function s3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
+  return {
+    bucket,
+    async getJson<T>(key: string): Promise<T | undefined> {
+      try {
+        const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const text = await r.Body?.transformToString('utf-8');
+        return text === undefined ? undefined : (JSON.parse(text) as T);
+      } catch (e) {
+        const name = (e as Error).name;
+        if (name === 'NoSuchKey' || name === 'NotFound') return undefined;
+        return wrap(e, `reading s3://${bucket}/${key}`);
+      }
+    },
+    async putJson(key, value, opts = {}) {
+      try {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: JSON.stringify(value),
+            ContentType: 'application/json',
+            ...(opts.ifAbsent ? { IfNoneMatch: '*' } : {}),
+          }),
+        );
+        return 'written';
+      } catch (e) {
+        const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const name = (e as Error).name;
+        // 412: the key exists; 409: a concurrent conditional write is in progress (it will exist).
+        if (opts.ifAbsent && (status === 412 || status === 409 || name === 'PreconditionFailed')) return 'exists';
+        return wrap(e, `writing s3://${bucket}/${key}`);
+      }
+    },
+  };
+}
