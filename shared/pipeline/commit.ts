@@ -1,4 +1,12 @@
-import { type CompletionEvent, TASK_SCHEMA_VERSION, type TaskResult, type TaskState, taskKeys } from '../contracts.js';
+import {
+  type CompletionEvent,
+  emptyUsage,
+  TASK_SCHEMA_VERSION,
+  TaskInput,
+  type TaskResult,
+  type TaskState,
+  taskKeys,
+} from '../contracts.js';
 import type { ModelResponse } from '../model/types.js';
 import { agentOf, type PipelineDeps } from './deps.js';
 import { sha256Hex } from './ids.js';
@@ -35,7 +43,11 @@ export function failureOf(state: Partial<TaskState>): { error: string; reason: s
  * If-None-Match (a retry keeps the first), the event is deduplicated by the task id on a FIFO queue,
  * and a commit marker stops a retry after the deduplication window from sending it again.
  */
-export async function commit(deps: PipelineDeps, state: TaskState): Promise<CommitOutcome> {
+export async function commit(
+  deps: PipelineDeps,
+  given: TaskState | (TaskInput & Partial<TaskState>),
+): Promise<CommitOutcome> {
+  const state = asState(given);
   const failed = state.failure !== undefined || state.next?.action !== 'answer';
   const failure = failed ? failureOf(state) : undefined;
   // An execution whose input never was a task cannot be committed anywhere: just fail it.
@@ -90,4 +102,21 @@ export async function commit(deps: PipelineDeps, state: TaskState): Promise<Comm
   };
   await deps.store.putJson(taskKeys.commit(taskId), outcome, { ifAbsent: true });
   return outcome;
+}
+
+/** A failure in the first Plan arrives with the execution input (a TaskInput) rather than a state. */
+function asState(given: TaskState | (TaskInput & Partial<TaskState>)): TaskState {
+  if ('task' in given && given.task) return given as TaskState;
+  const parsed = TaskInput.safeParse({ ...given, failure: undefined });
+  if (!parsed.success) return given as TaskState;
+  return {
+    schemaVersion: TASK_SCHEMA_VERSION,
+    task: parsed.data,
+    step: 0,
+    countedStep: -1,
+    usage: emptyUsage(),
+    startedAt: parsed.data.trigger.receivedAt,
+    resolved: [],
+    ...(given.failure ? { failure: given.failure } : {}),
+  };
 }
