@@ -53,6 +53,8 @@ export interface LocalCloud {
   resumed: number;
   /** What the start created or updated from serverless.yml. */
   deployed: string[];
+  /** Requests served so far, by `<service> <operation or HTTP method>` (benchmarks estimate AWS bills from it). */
+  requestCounts(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -154,6 +156,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   // deploy and the recovery are done too, which is what the health check reports.
   let ready = false;
   let started = false;
+  /** Requests served, by service and operation (x-amz-target's operation, else the HTTP method). */
+  const requestCounts = new Map<string, number>();
 
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -201,6 +205,10 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
           );
           return;
         }
+        const target = req.headers['x-amz-target'];
+        const op = typeof target === 'string' ? (target.split('.').pop() ?? req.method) : req.method;
+        const counter = `${service.name} ${op}`;
+        requestCounts.set(counter, (requestCounts.get(counter) ?? 0) + 1);
         const r = await service.handle(lreq);
         send(res, r.status, r.headers ?? {}, r.body ?? '');
       } catch (e) {
@@ -298,6 +306,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     lambda,
     resumed,
     deployed,
+    requestCounts: () => Object.fromEntries(requestCounts),
     close: async () => {
       ready = false;
       started = false;

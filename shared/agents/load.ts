@@ -14,20 +14,22 @@ import { AGENT_NAME, type Agent, AgentDefinition } from './schema.js';
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:\s*,\s*([^}]*))?\}/g;
 
 /** Replaces `${env:NAME}` and `${env:NAME, default}` in every string of a parsed document. */
-function resolveEnv(value: unknown, env: NodeJS.ProcessEnv, path: string, problems: string[]): unknown {
+function resolveEnv(value: unknown, env: NodeJS.ProcessEnv, path: string, problems: string[], where: string): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_m, name: string, dflt: string | undefined) => {
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (dflt !== undefined) return dflt.trim().replace(/^['"]|['"]$/g, '');
-      problems.push(`${path || '(root)'}: environment variable ${name} is not set (and the reference has no default)`);
+      problems.push(
+        `${where}: ${path || '(root)'}: environment variable ${name} is not set (and the reference has no default)`,
+      );
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, env, `${path}[${i}]`, problems));
+  if (Array.isArray(value)) return value.map((v, i) => resolveEnv(v, env, `${path}[${i}]`, problems, where));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = resolveEnv(v, env, path ? `${path}.${k}` : k, problems);
+    for (const [k, v] of Object.entries(value)) out[k] = resolveEnv(v, env, path ? `${path}.${k}` : k, problems, where);
     return out;
   }
   return value;
@@ -53,7 +55,7 @@ export function parseAgent(file: string, text: string, env: NodeJS.ProcessEnv = 
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `${file}: ${e.message}`).join('\n'));
   }
-  const raw = resolveEnv(doc.toJS(), env, '', problems);
+  const raw = resolveEnv(doc.toJS(), env, '', problems, file);
   const parsed = AgentDefinition.safeParse(raw);
   if (!parsed.success) problems.push(...formatZodIssues(file, parsed.error));
   if (parsed.success) {

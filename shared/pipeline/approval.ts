@@ -60,6 +60,7 @@ export async function requestApproval(
   const call = state.next.call;
   const approvalId = approvalIdOf(call);
   const stored = await deps.store.getJson<{ args: unknown }>(call.ref.key);
+  if (!stored) throw new Error(`the planned call ${call.ref.key} is missing: no approval can be asked for it`);
   const now = deps.now();
   const request: ApprovalRequest = {
     schemaVersion: 1,
@@ -69,7 +70,7 @@ export async function requestApproval(
     requester: state.task.principal,
     tool: call.tool,
     callId: call.id,
-    args: stored?.args,
+    args: stored.args,
     argsHash: call.argsHash,
     reason: `'${call.tool}' is a sensitive tool: it needs an approval before it runs`,
     requiredRoles: [],
@@ -77,17 +78,21 @@ export async function requestApproval(
     createdAt: new Date(now).toISOString(),
     deadline: new Date(now + call.approvalTimeoutSeconds * 1000).toISOString(),
   };
-  await deps.store.putJson(taskKeys.approval(approvalId), request, { ifAbsent: true });
+  // A retry keeps (and announces) the first request, with its original deadline.
+  const first =
+    (await deps.store.putJson(taskKeys.approval(approvalId), request, { ifAbsent: true })) === 'exists'
+      ? ((await deps.store.getJson<ApprovalRequest>(taskKeys.approval(approvalId))) ?? request)
+      : request;
   await deps.store.putJson(taskKeys.approvalToken(approvalId), { schemaVersion: 1, approvalId, taskToken });
   if (deps.approvalsQueueUrl) {
     await deps.send(deps.approvalsQueueUrl, {
       schemaVersion: 1,
       type: 'deputy.approval.requested',
       approvalId,
-      taskId: request.taskId,
-      agent: request.agent,
-      tool: request.tool,
-      deadline: request.deadline,
+      taskId: first.taskId,
+      agent: first.agent,
+      tool: first.tool,
+      deadline: first.deadline,
     });
   }
   return { approvalId };

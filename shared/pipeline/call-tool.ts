@@ -1,5 +1,5 @@
 import { type TaskState, taskKeys } from '../contracts.js';
-import { ApprovalMissing, DeputyError, ToolUnavailable } from '../errors.js';
+import { ApprovalMissing, DeputyError, StoreUnavailable, ToolUnavailable } from '../errors.js';
 import type { ToolContext } from '../tools/types.js';
 import { type ApprovalDecision, approvalIdOf } from './approval.js';
 import { agentOf, type PipelineDeps, type StoredToolResult } from './deps.js';
@@ -82,13 +82,20 @@ export async function callTool(deps: PipelineDeps, state: TaskState, signal?: Ab
     clients: deps.clients,
     signal: signal ?? new AbortController().signal,
   };
+  let outcome: Omit<StoredToolResult, 'schemaVersion' | 'callId' | 'tool' | 'at'>;
   try {
-    const result = await tool.run(args, ctx);
-    await record({ ok: true, result: result ?? null });
+    outcome = { ok: true, result: (await tool.run(args, ctx)) ?? null };
   } catch (e) {
-    if (e instanceof ToolUnavailable) throw e;
-    const name = e instanceof DeputyError ? e.name : 'ToolFailed';
-    await record({ ok: false, error: name, message: (e as Error)?.message ?? String(e) });
+    // Transient faults go back to the state machine's Retry (same idempotency key); anything else is
+    // the call's outcome, for the model to see.
+    if (e instanceof ToolUnavailable || e instanceof StoreUnavailable) throw e;
+    outcome = {
+      ok: false,
+      error: e instanceof DeputyError ? e.name : 'ToolFailed',
+      message: (e as Error)?.message ?? String(e),
+    };
   }
+  // Outside the try: a failed write after the tool acted must be retried, never recorded as a failed call.
+  await record(outcome);
   return done(true);
 }

@@ -183,7 +183,16 @@ export async function taskFromS3(deps: IngestDeps, record: S3Record): Promise<Ta
   const size = record.s3.object.size ?? 0;
   const tenant = head.metadata.tenant;
   const subject = head.metadata.subject;
-  const principal = tenant && subject ? { tenant, subject } : trigger.principal;
+  let principal = trigger.principal;
+  if (tenant || subject) {
+    const parsed = Principal.safeParse({ tenant, subject });
+    if (!parsed.success) {
+      throw new InvalidEvent(
+        `the object's tenant/subject metadata is not a valid principal: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    }
+    principal = parsed.data;
+  }
   const object = {
     bucket,
     key,

@@ -44,7 +44,7 @@ function initialState(raw: unknown, startedAt: string): TaskState {
   };
 }
 
-type CallCheck = { ok: true; call: PlannedCall } | { ok: false; error: string; message: string };
+type CallCheck = { ok: true; call: PlannedCall; args: unknown } | { ok: false; error: string; message: string };
 
 /**
  * The Plan step: decides what the task does next.
@@ -108,8 +108,12 @@ export async function plan(deps: PipelineDeps, payload: PlanPayload): Promise<Ta
       if (state.resolved.includes(tc.id)) continue;
       const check = checkCall(agent, tools, state, k, tc, deps.store.bucket);
       if (check.ok) {
-        const args = JSON.parse(functionOf(tc).arguments) as unknown;
-        await deps.store.putJson(check.call.ref.key, { schemaVersion: 1, callId: tc.id, tool: check.call.tool, args });
+        await deps.store.putJson(check.call.ref.key, {
+          schemaVersion: 1,
+          callId: tc.id,
+          tool: check.call.tool,
+          args: check.args,
+        });
         return withNext(state, { action: 'call_tool', call: check.call });
       }
       const stored: StoredToolResult = {
@@ -185,6 +189,7 @@ function checkCall(
   const taskId = state.task.taskId;
   return {
     ok: true,
+    args,
     call: {
       id: tc.id,
       tool: tool.name,

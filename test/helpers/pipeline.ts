@@ -16,6 +16,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { LogEntry } from '../../local/lambda/index.js';
 import { type LocalCloud, startLocalCloud } from '../../local/server.js';
 import { loadService } from '../../local/serverless/index.js';
 import { freePort } from './cloud.js';
@@ -28,8 +29,10 @@ const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 export interface PipelineOptions {
   /** An OpenAI-compatible base URL (a fake model); without it, the offline recordings play. */
   modelUrl?: string;
-  /** More environment for serverless.yml's `${env:...}` (e.g. DEPUTY_AGENTS_DIR). */
+  /** More environment for serverless.yml's `${env:...}`. */
   env?: Record<string, string>;
+  /** Every function log entry (START/END/REPORT lines included). */
+  onLog?: (entry: LogEntry) => void;
 }
 
 /** Deputy's own serverless.yml running on an in-process local cloud, with SDK clients and helpers. */
@@ -87,6 +90,7 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
     service,
     ...(opts.modelUrl ? {} : { recordings: join(ROOT, 'agents', 'recordings') }),
     log: () => undefined,
+    ...(opts.onLog ? { onLog: opts.onLog } : {}),
   });
   const s3 = new S3Client({ endpoint: url, region: 'us-east-1', credentials, forcePathStyle: true });
   const sqs = new SQSClient({ endpoint: url, region: 'us-east-1', credentials });

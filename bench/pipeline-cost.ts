@@ -1,0 +1,209 @@
+/**
+ * What one example task costs on AWS, estimated from a real run on the local cloud.
+ *
+ * Runs the four example events (two refunds, two invoices; the two sensitive calls are approved by a
+ * scripted approver) `BENCH_ROUNDS` times (default 25, so 100 tasks) on the offline model, then
+ * counts what AWS would bill: state transitions from the executions' histories, Lambda invocations
+ * and durations from the REPORT lines, S3 and SQS requests from the requests the local cloud served.
+ * Prices are AWS's public us-east-1 list prices (arm64 Lambda, Standard workflows); model tokens are
+ * shown apart at gpt-4o-mini's list price. Durations are this machine's, in worker threads: on AWS
+ * they differ, which is why the Lambda line prints the durations it used.
+ *
+ *   npx tsx bench/pipeline-cost.ts            BENCH_ROUNDS=5 npx tsx bench/pipeline-cost.ts --json
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import type { LogEntry } from '../local/lambda/index.js';
+import type { TaskResult } from '../shared/contracts.js';
+import type { ApprovalRequest } from '../shared/pipeline/approval.js';
+import { PREFIX, ROOT, startPipeline, statesEntered, waitFor } from '../test/helpers/pipeline.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
+const json = process.argv.includes('--json');
+const EVENTS = join(ROOT, 'agents', 'examples', 'events');
+
+const PRICE = {
+  transition: 0.025 / 1000,
+  lambdaRequest: 0.2 / 1e6,
+  lambdaGbSecondArm: 0.0000133334,
+  sqsRequest: 0.4 / 1e6,
+  sqsFifoRequest: 0.5 / 1e6,
+  s3Tier1: 0.005 / 1000, // PUT, COPY, POST, LIST
+  s3Tier2: 0.0004 / 1000, // GET, HEAD, others
+  modelIn: 0.15 / 1e6, // gpt-4o-mini
+  modelOut: 0.6 / 1e6,
+};
+
+const reports: { fn: string; billedMs: number; memoryMb: number; init: boolean }[] = [];
+const onLog = (e: LogEntry) => {
+  if (e.level !== 'REPORT') return;
+  const billed = /Billed Duration: (\d+) ms/.exec(e.message);
+  const mem = /Memory Size: (\d+) MB/.exec(e.message);
+  reports.push({
+    fn: e.functionName.replace(PREFIX, ''),
+    billedMs: Number(billed?.[1] ?? 0),
+    memoryMb: Number(mem?.[1] ?? 128),
+    init: e.message.includes('Init Duration'),
+  });
+};
+
+const log = (s: string) => {
+  if (!json) console.error(s);
+};
+const p = await startPipeline({ onLog });
+try {
+  await p.seedBusiness();
+  const before = p.cloud.requestCounts();
+  const refundBodies = ['refund-A-1001.json', 'refund-A-1002.json'].map((f) =>
+    JSON.parse(readFileSync(join(EVENTS, f), 'utf8')),
+  );
+  const invoices = ['INV-2026-0042', 'INV-2026-0043'].map((n) =>
+    readFileSync(join(EVENTS, `invoice-${n}.json`), 'utf8'),
+  );
+  const started = Date.now();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const b of refundBodies) await p.sendEvent('refund-requests', { ...b, eventId: `${b.eventId}-r${r}` });
+    for (const [i, text] of invoices.entries())
+      await p.put(`${PREFIX}business`, `invoices/incoming/bench-${r}-${i}.json`, text);
+  }
+  const total = ROUNDS * 4;
+  log(`sent ${total} events; approving the gated calls as they arrive...`);
+  const approved = new Set<string>();
+  await waitFor(
+    `${total} tasks to finish`,
+    async () => {
+      for (const key of await p.keys(`${PREFIX}tasks`, 'approvals/')) {
+        if (!key.endsWith('/request.json') || approved.has(key)) continue;
+        const req = await p.getJson<ApprovalRequest>(`${PREFIX}tasks`, key);
+        const token = await p.getJson<{ taskToken: string }>(
+          `${PREFIX}tasks`,
+          key.replace('request.json', 'token.json'),
+        );
+        if (!req || !token) continue;
+        await p.put(
+          `${PREFIX}tasks`,
+          key.replace('request.json', 'decision.json'),
+          JSON.stringify({
+            schemaVersion: 1,
+            approvalId: req.approvalId,
+            outcome: 'approved',
+            argsHash: req.argsHash,
+            decidedBy: ['bench-approver'],
+            decidedAt: new Date().toISOString(),
+          }),
+        );
+        await p.sfn.send(
+          new SendTaskSuccessCommand({
+            taskToken: token.taskToken,
+            output: JSON.stringify({ approvalId: req.approvalId, outcome: 'approved' }),
+          }),
+        );
+        approved.add(key);
+      }
+      const list = await p.executions();
+      if (list.length === total && list.every((e) => e.status !== 'RUNNING')) return list;
+      log(`  ${list.filter((e) => e.status !== 'RUNNING').length}/${total} done`);
+      return undefined;
+    },
+    600_000,
+  );
+  const seconds = (Date.now() - started) / 1000;
+  const list = await p.executions();
+  const failed = list.filter((e) => e.status !== 'SUCCEEDED');
+  if (failed.length > 0) throw new Error(`${failed.length} task(s) did not succeed: ${failed[0]?.name}`);
+
+  let transitions = 0;
+  let planSteps = 0;
+  for (const e of list) {
+    const states = statesEntered(await p.history(e.name));
+    transitions += states.length;
+    planSteps += states.filter((s) => s === 'Plan').length;
+  }
+  let tokensIn = 0;
+  let tokensOut = 0;
+  for (const key of [...(await p.keys(`${PREFIX}results`))]) {
+    const r = await p.getJson<TaskResult>(`${PREFIX}results`, key);
+    tokensIn += r?.usage.inputTokens ?? 0;
+    tokensOut += r?.usage.outputTokens ?? 0;
+  }
+  const after = p.cloud.requestCounts();
+  const delta: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) delta[k] = v - (before[k] ?? 0);
+  const sum = (f: (k: string) => boolean) => Object.entries(delta).reduce((a, [k, v]) => (f(k) ? a + v : a), 0);
+  const s3Tier1 = sum((k) => /^s3 (PUT|POST|DELETE)$/.test(k));
+  const s3Tier2 = sum((k) => /^s3 (GET|HEAD)$/.test(k));
+  // The local event source polls continuously (as AWS's pollers do, billed apart): receives are
+  // counted as one per ingested message, an upper bound for batches of one.
+  const sqsOps = sum((k) => k.startsWith('sqs ') && !k.endsWith(' ReceiveMessage'));
+  const sqsReceives = ROUNDS * 2;
+  const warm = reports.filter((r) => !r.init);
+  const gbSeconds = warm.reduce((a, r) => a + (r.billedMs / 1000) * (r.memoryMb / 1024), 0);
+  const perFn: Record<string, { invocations: number; p50BilledMs: number; memoryMb: number }> = {};
+  for (const fn of [...new Set(reports.map((r) => r.fn))].sort()) {
+    const rs = reports.filter((r) => r.fn === fn);
+    const ms = rs
+      .filter((r) => !r.init)
+      .map((r) => r.billedMs)
+      .sort((a, b) => a - b);
+    perFn[fn] = {
+      invocations: rs.length,
+      p50BilledMs: ms[Math.floor(ms.length / 2)] ?? 0,
+      memoryMb: rs[0]?.memoryMb ?? 0,
+    };
+  }
+  const invocations = reports.length;
+  const per1000 = (x: number) => (x / total) * 1000;
+  const cost = {
+    stepFunctions: per1000(transitions * PRICE.transition),
+    lambda: per1000(
+      invocations * PRICE.lambdaRequest +
+        (gbSeconds / Math.max(1, warm.length)) * invocations * PRICE.lambdaGbSecondArm,
+    ),
+    sqs: per1000((sqsOps + sqsReceives) * PRICE.sqsRequest),
+    s3: per1000(s3Tier1 * PRICE.s3Tier1 + s3Tier2 * PRICE.s3Tier2),
+    model: per1000(tokensIn * PRICE.modelIn + tokensOut * PRICE.modelOut),
+  };
+  const out = {
+    tasks: total,
+    seconds: Math.round(seconds * 10) / 10,
+    tasksPerSecond: Math.round((total / seconds) * 100) / 100,
+    agentSteps: planSteps,
+    transitionsPerTask: transitions / total,
+    transitionsPerAgentStep: Math.round((transitions / planSteps) * 100) / 100,
+    lambdaInvocationsPerTask: invocations / total,
+    s3RequestsPerTask: { tier1: s3Tier1 / total, tier2: s3Tier2 / total },
+    sqsRequestsPerTask: (sqsOps + sqsReceives) / total,
+    tokensPerTask: { input: tokensIn / total, output: tokensOut / total },
+    functions: perFn,
+    usdPer1000Tasks: Object.fromEntries(Object.entries(cost).map(([k, v]) => [k, Math.round(v * 10000) / 10000])),
+    usdPer1000TasksAws: Math.round((cost.stepFunctions + cost.lambda + cost.sqs + cost.s3) * 10000) / 10000,
+  };
+  if (json) console.log(JSON.stringify(out, null, 2));
+  else {
+    console.log(
+      `pipeline cost: ${total} example tasks (${planSteps} agent steps) in ${out.seconds} s (${out.tasksPerSecond} tasks/s)`,
+    );
+    console.log(
+      `  state transitions: ${out.transitionsPerTask} per task, ${out.transitionsPerAgentStep} per agent step`,
+    );
+    console.log(`  Lambda: ${out.lambdaInvocationsPerTask} invocations per task`);
+    for (const [fn, f] of Object.entries(perFn))
+      console.log(
+        `    ${fn.padEnd(16)} ${String(f.invocations).padStart(5)} calls, p50 billed ${f.p50BilledMs} ms at ${f.memoryMb} MB`,
+      );
+    console.log(
+      `  S3: ${out.s3RequestsPerTask.tier1} PUT-class + ${out.s3RequestsPerTask.tier2} GET-class requests per task`,
+    );
+    console.log(`  SQS: ${out.sqsRequestsPerTask} requests per task`);
+    console.log(
+      `  model tokens: ${out.tokensPerTask.input} in + ${out.tokensPerTask.output} out per task (recorded estimate)`,
+    );
+    console.log('  estimated USD per 1,000 tasks (us-east-1 list prices):');
+    for (const [k, v] of Object.entries(out.usdPer1000Tasks)) console.log(`    ${k.padEnd(14)} $${v.toFixed(4)}`);
+    console.log(`    AWS total      $${out.usdPer1000TasksAws.toFixed(4)} (model apart)`);
+  }
+} finally {
+  await p.close();
+}

@@ -1,0 +1,308 @@
+import { describe, expect, it } from 'vitest';
+import { type CompletionEvent, type TaskResult, type TaskState, taskKeys } from '../../../shared/contracts.js';
+import type { ModelResponse } from '../../../shared/model/types.js';
+import { commit, failureOf } from '../../../shared/pipeline/commit.js';
+import { sha256Hex } from '../../../shared/pipeline/ids.js';
+import { type Harness, harness, plannedState, T0, TASK_ID, taskInput } from './harness.js';
+
+const RESULT_KEY = `demo/${TASK_ID}.json`;
+const RESULT_REF = { bucket: 'deputy-results', key: RESULT_KEY };
+
+/** A state whose Plan answered at step 1 with `answer` (the response is stored). */
+function answeredState(h: Harness, answer = 'Refunded 20 EUR to the customer.'): TaskState {
+  const key = taskKeys.response(TASK_ID, 1);
+  const response: ModelResponse = {
+    schemaVersion: 1,
+    model: 'gpt-4o-mini',
+    endpoint: 'scripted',
+    message: { role: 'assistant', content: answer },
+    finishReason: 'stop',
+    inputTokens: 300,
+    outputTokens: 40,
+    costUsd: 0.000069,
+    priceKnown: true,
+    latencyMs: 1,
+    at: new Date(T0).toISOString(),
+  };
+  h.store.seed(key, response);
+  const base = plannedState(h, 'echo', {});
+  return {
+    ...base,
+    step: 1,
+    countedStep: 1,
+    usage: { modelCalls: 2, inputTokens: 500, outputTokens: 60, costUsd: 0.000111, toolCalls: 1, toolErrors: 0 },
+    next: { action: 'answer', answer: { bucket: h.store.bucket, key } },
+  };
+}
+
+/** The `Cause` Step Functions records when a Lambda task throws. */
+function lambdaCause(errorType: string, errorMessage: string): string {
+  return JSON.stringify({
+    errorType,
+    errorMessage,
+    trace: [`${errorType}: ${errorMessage}`, '    at plan (plan.js:1:1)'],
+  });
+}
+
+describe('commit: a success', () => {
+  it('writes the result with the answer', async () => {
+    // Prepare
+    const h = harness();
+    const state = answeredState(h);
+    h.clock.now = T0 + 42_000;
+
+    // Act
+    const outcome = await commit(h.deps, state);
+
+    // Assess
+    expect(outcome).toEqual({ status: 'succeeded', result: RESULT_REF });
+    expect(h.results.peek<TaskResult>(RESULT_KEY)).toEqual({
+      schemaVersion: 1,
+      taskId: TASK_ID,
+      agent: 'demo',
+      status: 'succeeded',
+      answer: 'Refunded 20 EUR to the customer.',
+      trigger: taskInput().trigger,
+      principal: taskInput().principal,
+      usage: state.usage,
+      steps: 2,
+      startedAt: new Date(T0).toISOString(),
+      finishedAt: new Date(T0 + 42_000).toISOString(),
+    });
+    expect(h.results.writes(RESULT_KEY)).toBe(1);
+  });
+
+  it('sends one completion event to the agent output queue, deduplicated by the task', async () => {
+    // Prepare
+    const h = harness();
+
+    // Act
+    await commit(h.deps, answeredState(h));
+
+    // Assess
+    const event: CompletionEvent = {
+      schemaVersion: 1,
+      type: 'deputy.task.completed',
+      taskId: TASK_ID,
+      agent: 'demo',
+      status: 'succeeded',
+      result: RESULT_REF,
+      principal: taskInput().principal,
+      trigger: { type: 'sqs', source: 'demo-requests', ref: 'msg-1' },
+    };
+    expect(h.sent).toEqual([
+      { queue: 'demo-results.fifo', body: event, opts: { dedupeId: sha256Hex(`commit#${TASK_ID}`), groupId: TASK_ID } },
+    ]);
+  });
+
+  it('sends nothing more and returns the same outcome when retried', async () => {
+    // Prepare
+    const h = harness();
+    const state = answeredState(h);
+    const first = await commit(h.deps, state);
+    h.clock.now = T0 + 60_000;
+
+    // Act
+    const retried = await commit(h.deps, state);
+
+    // Assess
+    expect(retried).toEqual(first);
+    expect(h.sent).toHaveLength(1);
+    expect(h.results.writes(RESULT_KEY)).toBe(1);
+  });
+
+  it('keeps the first result when a retry follows a lost completion event', async () => {
+    // Prepare
+    const h = harness();
+    const state = answeredState(h);
+    const send = h.deps.send;
+    h.deps.send = async () => {
+      throw new Error('SQS is down');
+    };
+    await expect(commit(h.deps, state)).rejects.toThrow('SQS is down');
+    h.deps.send = send;
+    h.clock.now = T0 + 60_000;
+
+    // Act
+    const outcome = await commit(h.deps, state);
+
+    // Assess
+    expect(outcome.status).toBe('succeeded');
+    expect(h.sent).toHaveLength(1);
+    expect(h.results.writes(RESULT_KEY)).toBe(1);
+    expect(h.results.peek<TaskResult>(RESULT_KEY)?.finishedAt).toBe(new Date(T0).toISOString());
+  });
+});
+
+describe('commit: a failure', () => {
+  it('records a caught Lambda error with its name and message', async () => {
+    // Prepare
+    const h = harness();
+    const state: TaskState = {
+      ...plannedState(h, 'echo', {}),
+      failure: {
+        Error: 'ModelMisbehaved',
+        Cause: lambdaCause('ModelMisbehaved', 'the model made 4 invalid tool calls or empty answers (allowance 3)'),
+      },
+    };
+
+    // Act
+    const outcome = await commit(h.deps, state);
+
+    // Assess
+    const reason = 'the model made 4 invalid tool calls or empty answers (allowance 3)';
+    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'ModelMisbehaved', reason });
+    const record = h.results.peek<TaskResult>(RESULT_KEY);
+    expect(record).toMatchObject({ status: 'failed', error: 'ModelMisbehaved', reason, taskId: TASK_ID });
+    expect(record?.answer).toBeUndefined();
+    expect(h.sent.map((m) => (m.body as CompletionEvent).status)).toEqual(['failed']);
+  });
+
+  it('records a budget stop from the plan', async () => {
+    // Prepare
+    const h = harness();
+    const reason = 'the agent used all 6 steps (budgets.maxSteps)';
+    const state: TaskState = {
+      ...plannedState(h, 'echo', {}),
+      next: { action: 'fail', error: 'BudgetExceeded', reason },
+    };
+
+    // Act
+    const outcome = await commit(h.deps, state);
+
+    // Assess
+    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'BudgetExceeded', reason });
+    expect(h.results.peek<TaskResult>(RESULT_KEY)).toMatchObject({ status: 'failed', error: 'BudgetExceeded', reason });
+  });
+
+  it('records a failure even when the plan had answered', async () => {
+    // Prepare
+    const h = harness();
+    const state: TaskState = {
+      ...answeredState(h),
+      failure: { Error: 'StoreUnavailable', Cause: lambdaCause('StoreUnavailable', 'S3 is slow down') },
+    };
+
+    // Act
+    const outcome = await commit(h.deps, state);
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'failed', error: 'StoreUnavailable', reason: 'S3 is slow down' });
+    expect(h.results.peek<TaskResult>(RESULT_KEY)?.answer).toBeUndefined();
+  });
+
+  it('returns the same failure and sends nothing more when retried', async () => {
+    // Prepare
+    const h = harness();
+    const state: TaskState = {
+      ...plannedState(h, 'echo', {}),
+      next: { action: 'fail', error: 'BudgetExceeded', reason: 'out of steps' },
+    };
+    const first = await commit(h.deps, state);
+
+    // Act
+    const retried = await commit(h.deps, state);
+
+    // Assess
+    expect(retried).toEqual(first);
+    expect(h.sent).toHaveLength(1);
+  });
+
+  it('commits a failure of the first plan, which arrives with the execution input', async () => {
+    // Prepare: Plan's Catch puts the failure next to the execution input: there is no state yet.
+    const h = harness();
+    const given = {
+      ...taskInput(),
+      failure: {
+        Error: 'ModelRejected',
+        Cause: lambdaCause('ModelRejected', 'api.openai.com refused the request (401)'),
+      },
+    };
+
+    // Act
+    const outcome = await commit(h.deps, given);
+
+    // Assess
+    const reason = 'api.openai.com refused the request (401)';
+    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'ModelRejected', reason });
+    expect(h.results.peek<TaskResult>(RESULT_KEY)).toMatchObject({
+      status: 'failed',
+      error: 'ModelRejected',
+      reason,
+      principal: taskInput().principal,
+      steps: 1,
+      usage: { modelCalls: 0 },
+    });
+    expect(h.sent.map((m) => (m.body as CompletionEvent).status)).toEqual(['failed']);
+  });
+
+  it('fails an execution whose input never was a task without writing or sending anything', async () => {
+    // Prepare
+    const h = harness();
+    const state = {
+      orderId: 'A-1001',
+      failure: { Error: 'InvalidEvent', Cause: lambdaCause('InvalidEvent', 'the execution input is not a task') },
+    } as unknown as TaskState;
+
+    // Act
+    const outcome = await commit(h.deps, state);
+
+    // Assess
+    expect(outcome).toEqual({ status: 'failed', error: 'InvalidEvent', reason: 'the execution input is not a task' });
+    expect(h.results.keys()).toEqual([]);
+    expect(h.sent).toEqual([]);
+  });
+});
+
+describe('failureOf', () => {
+  it('reads the errorMessage of a Lambda error cause', () => {
+    // Act
+    const f = failureOf({ failure: { Error: 'ToolUnavailable', Cause: lambdaCause('ToolUnavailable', 'throttled') } });
+
+    // Assess
+    expect(f).toEqual({ error: 'ToolUnavailable', reason: 'throttled' });
+  });
+
+  it('keeps a cause that is not JSON as it is', () => {
+    // Act
+    const f = failureOf({ failure: { Error: 'States.Timeout', Cause: 'The task timed out after 660 seconds.' } });
+
+    // Assess
+    expect(f).toEqual({ error: 'States.Timeout', reason: 'The task timed out after 660 seconds.' });
+  });
+
+  it('keeps a JSON cause without errorMessage as it is', () => {
+    // Act
+    const f = failureOf({ failure: { Error: 'States.Runtime', Cause: '{"detail":"x"}' } });
+
+    // Assess
+    expect(f).toEqual({ error: 'States.Runtime', reason: '{"detail":"x"}' });
+  });
+
+  it('names a failure without error or cause', () => {
+    // Act
+    const f = failureOf({ failure: {} });
+
+    // Assess
+    expect(f).toEqual({ error: 'States.TaskFailed', reason: 'no reason given' });
+  });
+
+  it('prefers the plan stop over a caught error', () => {
+    // Act
+    const f = failureOf({
+      next: { action: 'fail', error: 'BudgetExceeded', reason: 'out of tokens' },
+      failure: { Error: 'Other' },
+    });
+
+    // Assess
+    expect(f).toEqual({ error: 'BudgetExceeded', reason: 'out of tokens' });
+  });
+
+  it('says so when there is no recorded reason', () => {
+    // Act
+    const f = failureOf({});
+
+    // Assess
+    expect(f).toEqual({ error: 'Unknown', reason: 'the task stopped without a recorded reason' });
+  });
+});
