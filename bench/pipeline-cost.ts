@@ -116,8 +116,15 @@ try {
 
   let transitions = 0;
   let planSteps = 0;
+  const retried: Record<string, number> = {};
   for (const e of list) {
-    const states = statesEntered(await p.history(e.name));
+    const events = await p.history(e.name);
+    for (const ev of events)
+      if (ev.type === 'TaskFailed' || ev.type === 'TaskTimedOut') {
+        const name = ev.taskFailedEventDetails?.error ?? ev.type;
+        retried[name] = (retried[name] ?? 0) + 1;
+      }
+    const states = statesEntered(events);
     transitions += states.length;
     planSteps += states.filter((s) => s === 'Plan').length;
   }
@@ -170,6 +177,7 @@ try {
     seconds: Math.round(seconds * 10) / 10,
     tasksPerSecond: Math.round((total / seconds) * 100) / 100,
     agentSteps: planSteps,
+    retriedTaskFailures: retried,
     transitionsPerTask: transitions / total,
     transitionsPerAgentStep: Math.round((transitions / planSteps) * 100) / 100,
     lambdaInvocationsPerTask: invocations / total,
@@ -189,6 +197,7 @@ try {
       `  state transitions: ${out.transitionsPerTask} per task, ${out.transitionsPerAgentStep} per agent step`,
     );
     console.log(`  Lambda: ${out.lambdaInvocationsPerTask} invocations per task`);
+    if (Object.keys(retried).length > 0) console.log(`  retried task failures: ${JSON.stringify(retried)}`);
     for (const [fn, f] of Object.entries(perFn))
       console.log(
         `    ${fn.padEnd(16)} ${String(f.invocations).padStart(5)} calls, p50 billed ${f.p50BilledMs} ms at ${f.memoryMb} MB`,

@@ -1,7 +1,7 @@
 import type { S3Event } from 'aws-lambda';
 import { deputyHandler } from '../shared/handler.js';
 import { ingestS3 } from '../shared/pipeline/ingest.js';
-import { ingestDeps } from '../shared/runtime.js';
+import { ingestDeps } from '../shared/runtime/ingest.js';
 
 const deps = ingestDeps();
 

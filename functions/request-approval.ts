@@ -1,7 +1,7 @@
 import type { TaskState } from '../shared/contracts.js';
 import { deputyHandler } from '../shared/handler.js';
 import { requestApproval } from '../shared/pipeline/approval.js';
-import { pipelineDeps } from '../shared/runtime.js';
+import { pipelineDeps } from '../shared/runtime/base.js';
 
 const deps = pipelineDeps();
 

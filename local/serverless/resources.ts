@@ -28,6 +28,21 @@ export interface ResourcesSection {
 }
 
 const EMULATED = new Set(['AWS::SQS::Queue', 'AWS::S3::Bucket', 'AWS::StepFunctions::StateMachine']);
+/**
+ * Accepted without a warning: permissions and log groups matter on AWS only. The local cloud does not
+ * enforce IAM or resource policies (every local caller may do everything) and keeps function logs
+ * itself, so leaving these out changes nothing about how the service behaves locally. Where the local
+ * cloud reads a Ref or Fn::GetAtt to one of them, it still fails, naming the resource (a role's name
+ * and Arn excepted: those have local values, see template.ts).
+ */
+const DEPLOY_ONLY = new Set([
+  'AWS::IAM::Role',
+  'AWS::IAM::Policy',
+  'AWS::IAM::ManagedPolicy',
+  'AWS::Logs::LogGroup',
+  'AWS::S3::BucketPolicy',
+  'AWS::SQS::QueuePolicy',
+]);
 
 export function readResources(section: unknown, loc: Loc | undefined, warnings: string[]): ResourcesSection {
   const out: ResourcesSection = { resources: new Map(), outputs: {}, conditions: {}, mappings: {} };
@@ -46,7 +61,8 @@ export function readResources(section: unknown, loc: Loc | undefined, warnings: 
       if (def.Condition !== undefined)
         entry.condition = expectString(def.Condition, `${id}.Condition`, locOf(def, 'Condition', at));
       out.resources.set(id, entry);
-      if (!EMULATED.has(type)) warnings.push(`resources.Resources.${id} (${type}) is not emulated by the local cloud`);
+      if (!EMULATED.has(type) && !DEPLOY_ONLY.has(type))
+        warnings.push(`resources.Resources.${id} (${type}) is not emulated by the local cloud`);
     }
     for (const key of ['Outputs', 'Conditions', 'Mappings'] as const) {
       const p = prop(obj, key, partLoc);

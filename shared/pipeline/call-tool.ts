@@ -79,7 +79,7 @@ export async function callTool(deps: PipelineDeps, state: TaskState, signal?: Ab
     callId: call.id,
     idempotencyKey: call.idempotencyKey,
     principal: state.task.principal,
-    clients: deps.clients,
+    clients: deps.clients ?? missingClients(),
     signal: signal ?? new AbortController().signal,
   };
   let outcome: Omit<StoredToolResult, 'schemaVersion' | 'callId' | 'tool' | 'at'>;
@@ -98,4 +98,8 @@ export async function callTool(deps: PipelineDeps, state: TaskState, signal?: Ab
   // Outside the try: a failed write after the tool acted must be retried, never recorded as a failed call.
   await record(outcome);
   return done(true);
+}
+
+function missingClients(): never {
+  throw new Error("CallTool needs the tools' AWS clients (pipelineDeps({ clients }))");
 }

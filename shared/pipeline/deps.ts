@@ -12,7 +12,8 @@ export interface PipelineDeps {
   agents: Map<string, Agent>;
   toolsFor(agent: Agent): Map<string, BoundTool>;
   modelFor(agent: Agent): ChatModel;
-  clients: ToolClients;
+  /** The AWS clients tools use (only the tool-running step has them). */
+  clients?: ToolClients;
   /** Sends a message to a queue given by name (without the resource prefix) or URL. */
   send(queue: string, body: unknown, opts?: { dedupeId?: string; groupId?: string }): Promise<void>;
   approvalsQueueUrl?: string;

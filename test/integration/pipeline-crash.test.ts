@@ -125,9 +125,10 @@ describe('the agent pipeline across a kill -9', () => {
       }
     }
     expect(completions.map((c) => c.taskId).sort()).toEqual(executions.map((e) => e.name).sort());
-    // No step asked the model twice, except a call in flight at the kill (its answer was never stored).
+    // No step asked the model twice, except a call in flight at the kill (its answer was never stored):
+    // a task has at most one call in flight, so at most one extra request each.
     expect(model.requests.length).toBeGreaterThanOrEqual(2 * TASKS);
-    expect(model.requests.length).toBeLessThanOrEqual(2 * TASKS + 4);
+    expect(model.requests.length).toBeLessThanOrEqual(3 * TASKS);
     expect(model.failures).toEqual([]);
   }, 180_000);
 });
