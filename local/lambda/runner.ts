@@ -16,6 +16,13 @@ export interface RunnerOptions {
   idleMs?: number;
   /** The most idle environments kept, over all functions; the least recently used go first. */
   maxIdle?: number;
+  /**
+   * The most execution environments one function has at once (busy or idle); more invocations wait
+   * for one to be free. Lambda would start more, but here a cold start costs seconds of CPU (a fresh
+   * worker compiles the TypeScript and loads the SDK), so a burst is served sooner by warm ones.
+   * Default `DEPUTY_LAMBDA_ENVIRONMENTS`, else 2.
+   */
+  maxEnvironmentsPerFunction?: number;
 }
 
 export interface Invocation extends RunOutcome {
@@ -78,11 +85,20 @@ export class Runner {
   private readonly tails = new Map<string, string[]>();
   private readonly reaper: NodeJS.Timeout;
   private closed = false;
+  /** Environments alive per function, and invocations waiting for one of them. */
+  private readonly alive = new Map<string, number>();
+  private readonly waiting = new Map<string, { resolve: (s: Sandbox) => void; reject: (e: Error) => void }[]>();
+  private readonly perFunction: number;
 
   constructor(private readonly opts: RunnerOptions) {
     const idleMs = opts.idleMs ?? 10 * 60_000;
     this.reaper = setInterval(() => this.reap(Date.now() - idleMs), Math.min(idleMs, 30_000));
     this.reaper.unref();
+    const fromEnv = Number(process.env.DEPUTY_LAMBDA_ENVIRONMENTS);
+    this.perFunction = Math.max(
+      1,
+      opts.maxEnvironmentsPerFunction ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 2),
+    );
   }
 
   /** Every entry passes here: to the tail of its invocation, then to the service's log. */
@@ -93,7 +109,7 @@ export class Runner {
 
   async run(fn: FunctionConfig, req: RunRequest): Promise<Invocation> {
     if (this.closed) throw new LambdaError('ServiceException', 500, 'The local Lambda service is stopping.');
-    const sandbox = this.take(fn);
+    const sandbox = await this.take(fn);
     const lines: string[] = [];
     this.tails.set(req.requestId, lines);
     const log = (level: LogLevel, message: string) =>
@@ -106,17 +122,36 @@ export class Runner {
       return { ...out, logTail: tailOf(lines) };
     } finally {
       this.tails.delete(req.requestId);
-      this.giveBack(fn.name, sandbox);
+      this.giveBack(fn, sandbox);
     }
   }
 
-  /** A warm idle environment of the function (the most recently used), or a new one: a cold start. */
-  private take(fn: FunctionConfig): Sandbox {
+  /**
+   * A warm idle environment of the function (the most recently used), or a new one (a cold start)
+   * while the function has fewer than its cap, or else the next one an invocation gives back.
+   */
+  private take(fn: FunctionConfig): Sandbox | Promise<Sandbox> {
     const idle = this.idle.get(fn.name) ?? [];
     for (let s = idle.pop(); s; s = idle.pop()) {
       if (!s.dead) return s;
-      this.all.delete(s);
+      this.forget(s, fn.name);
     }
+    if ((this.alive.get(fn.name) ?? 0) >= this.perFunction) {
+      return new Promise<Sandbox>((resolve, reject) => {
+        const queue = this.waiting.get(fn.name) ?? [];
+        queue.push({ resolve, reject });
+        this.waiting.set(fn.name, queue);
+      });
+    }
+    return this.create(fn);
+  }
+
+  private forget(sandbox: Sandbox, name: string): void {
+    if (this.all.delete(sandbox)) this.alive.set(name, Math.max(0, (this.alive.get(name) ?? 1) - 1));
+  }
+
+  private create(fn: FunctionConfig): Sandbox {
+    this.alive.set(fn.name, (this.alive.get(fn.name) ?? 0) + 1);
     const sandbox = new Sandbox(
       {
         root: this.opts.root,
@@ -134,10 +169,19 @@ export class Runner {
     return sandbox;
   }
 
-  private giveBack(name: string, sandbox: Sandbox): void {
+  private giveBack(fn: FunctionConfig, sandbox: Sandbox): void {
+    const name = fn.name;
     if (sandbox.dead || this.closed) {
-      this.all.delete(sandbox);
+      this.forget(sandbox, name);
       void sandbox.terminate();
+      // A waiting invocation gets a fresh environment in place of the one that died.
+      const next = this.closed ? undefined : this.waiting.get(name)?.shift();
+      if (next) next.resolve(this.create(fn));
+      return;
+    }
+    const next = this.waiting.get(name)?.shift();
+    if (next) {
+      next.resolve(sandbox);
       return;
     }
     const list = this.idle.get(name) ?? [];
@@ -152,11 +196,13 @@ export class Runner {
   }
 
   private evict(sandbox: Sandbox): void {
-    for (const list of this.idle.values()) {
+    for (const [name, list] of this.idle) {
       const i = list.indexOf(sandbox);
-      if (i >= 0) list.splice(i, 1);
+      if (i >= 0) {
+        list.splice(i, 1);
+        this.forget(sandbox, name);
+      }
     }
-    this.all.delete(sandbox);
     void sandbox.terminate();
   }
 
@@ -172,6 +218,9 @@ export class Runner {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.reaper);
+    for (const queue of this.waiting.values())
+      for (const w of queue.splice(0))
+        w.reject(new LambdaError('ServiceException', 500, 'The local Lambda service is stopping.'));
     await Promise.all([...this.all].map((s) => s.terminate()));
     this.all.clear();
     this.idle.clear();

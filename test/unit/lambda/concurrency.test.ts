@@ -121,6 +121,22 @@ describe('concurrency in the service', () => {
     }
   });
 
+  it('keeps at most two environments per function and serves a burst with them', async () => {
+    const t = await startLambda([fn('slow', 'slow.handler')], { concurrency: 10 });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => t.service.invoke('slow', { ms: 150 }, { requestId: `r${i}` })),
+      );
+      expect(results.map((r) => r.payload)).toEqual(Array(5).fill('woke up'));
+      // Only two cold starts: the other three invocations waited for a warm environment.
+      const reports = t.logs.filter((e) => e.level === 'REPORT');
+      expect(reports).toHaveLength(5);
+      expect(reports.filter((e) => e.message.includes('Init Duration'))).toHaveLength(2);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('throttles synchronous invocations of a function reserved at 0 but accepts Event ones', async () => {
     const t = await startLambda([fn('off', 'echo.handler', { reservedConcurrency: 0 })]);
     try {
