@@ -108,6 +108,19 @@ export interface TaskState {
   failure?: { Error?: string; Cause?: string };
 }
 
+/** The state of a task before its first step. */
+export function firstState(task: TaskInput, startedAt: string): TaskState {
+  return {
+    schemaVersion: TASK_SCHEMA_VERSION,
+    task,
+    step: 0,
+    countedStep: -1,
+    usage: emptyUsage(),
+    startedAt,
+    resolved: [],
+  };
+}
+
 /** What Commit writes to S3 and announces on the output queue. */
 export interface TaskResult {
   schemaVersion: typeof TASK_SCHEMA_VERSION;

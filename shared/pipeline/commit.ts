@@ -1,6 +1,6 @@
 import {
   type CompletionEvent,
-  emptyUsage,
+  firstState,
   TASK_SCHEMA_VERSION,
   TaskInput,
   type TaskResult,
@@ -109,14 +109,6 @@ function asState(given: TaskState | (TaskInput & Partial<TaskState>)): TaskState
   if ('task' in given && given.task) return given as TaskState;
   const parsed = TaskInput.safeParse({ ...given, failure: undefined });
   if (!parsed.success) return given as TaskState;
-  return {
-    schemaVersion: TASK_SCHEMA_VERSION,
-    task: parsed.data,
-    step: 0,
-    countedStep: -1,
-    usage: emptyUsage(),
-    startedAt: parsed.data.trigger.receivedAt,
-    resolved: [],
-    ...(given.failure ? { failure: given.failure } : {}),
-  };
+  const state = firstState(parsed.data, parsed.data.trigger.receivedAt);
+  return given.failure ? { ...state, failure: given.failure } : state;
 }

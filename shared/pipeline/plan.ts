@@ -1,7 +1,7 @@
 import type { ChatCompletionMessageToolCall } from 'openai/resources/chat/completions';
 import type { Agent } from '../agents/schema.js';
 import {
-  emptyUsage,
+  firstState,
   type NextAction,
   type PlannedCall,
   TASK_SCHEMA_VERSION,
@@ -33,15 +33,7 @@ function initialState(raw: unknown, startedAt: string): TaskState {
     const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new InvalidEvent(`the execution input is not a version ${TASK_SCHEMA_VERSION} task input: ${why}`);
   }
-  return {
-    schemaVersion: TASK_SCHEMA_VERSION,
-    task: parsed.data,
-    step: 0,
-    countedStep: -1,
-    usage: emptyUsage(),
-    startedAt,
-    resolved: [],
-  };
+  return firstState(parsed.data, startedAt);
 }
 
 type CallCheck = { ok: true; call: PlannedCall; args: unknown } | { ok: false; error: string; message: string };
