@@ -102,12 +102,26 @@ try {
     for (const f of model.functions) console.log(`    function ${f.name} (${f.handler})`);
     const q = model.queues[0];
     const b = model.buckets[0];
-    if (q || b) console.log('  send a first event:');
-    if (q)
+    const prefix = `${model.service}-${model.stage}-`;
+    const aws = `aws --endpoint-url ${cloud.url}`;
+    if (existsSync(join(model.root, 'agents', 'examples', 'events'))) {
+      // Deputy's own service: the README's walk-through, ready to paste (AWS_* credentials: any value).
+      console.log('  run the example agents (README, "Run the example agents"):');
+      console.log(`    ${aws} s3 sync agents/examples/business s3://${prefix}business/`);
       console.log(
-        `    aws --endpoint-url ${cloud.url} sqs send-message --queue-url ${cloud.url}/000000000000/${q.name} --message-body '{"hello":"world"}'`,
+        `    ${aws} sqs send-message --queue-url ${cloud.url}/000000000000/${prefix}refund-requests --message-body file://agents/examples/events/refund-A-1001.json`,
       );
-    if (b) console.log(`    aws --endpoint-url ${cloud.url} s3 cp ./some-file.json s3://${b.name}/`);
+      console.log(
+        `    ${aws} s3 cp agents/examples/events/invoice-INV-2026-0042.json s3://${prefix}business/invoices/incoming/`,
+      );
+    } else if (q || b) {
+      console.log('  send a first event:');
+      if (q)
+        console.log(
+          `    ${aws} sqs send-message --queue-url ${cloud.url}/000000000000/${q.name} --message-body '{"hello":"world"}'`,
+        );
+      if (b) console.log(`    ${aws} s3 cp ./some-file.json s3://${b.name}/`);
+    }
   }
   if (offline) {
     if (process.env.OPENAI_API_KEY || process.env.OPENAI_BASE_URL) {
