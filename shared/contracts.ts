@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ApprovalRequirement } from './approvals/types.js';
 
 /**
  * The durable contracts between the pipeline's steps. Everything here is stored (execution input,
@@ -76,6 +77,14 @@ export interface PlannedCall {
   approvalTimeoutSeconds: number;
   /** `<taskId>#<step>#<callId>`: the key every side effect of this call is made with. */
   idempotencyKey: string;
+  /** What policy decided for this call (absent only where no policy engine is configured). */
+  policy?: { decision: 'allow' | 'approval'; policies: string[]; reason: string; version: string };
+  /** Who must approve it, when it needs an approval. */
+  approval?: ApprovalRequirement;
+  /** JSON pointers of the arguments whose values came from untrusted content (the event, a document). */
+  untrusted?: string[];
+  /** 0, or 1 once an approval timed out and the policy escalated it. */
+  round?: number;
 }
 
 export type NextAction =

@@ -96,15 +96,19 @@ export const AgentDefinition = z.strictObject({
   budgets: Budgets.default(Budgets.parse({})),
   approval: z
     .strictObject({
-      /** How long a sensitive call waits for a decision before it counts as rejected. */
+      /** How long a sensitive call waits for a decision when no policy says otherwise. */
       timeoutSeconds: z
         .number()
         .int()
         .min(1)
         .max(30 * 24 * 3600)
         .default(24 * 3600),
+      /** Who approves a sensitive call that no approval policy covers (none: such a call is denied). */
+      roles: z.array(z.string().min(1)).default([]),
+      /** Distinct approvers needed for those calls. */
+      quorum: z.number().int().min(1).max(10).default(1),
     })
-    .default({ timeoutSeconds: 24 * 3600 }),
+    .default({ timeoutSeconds: 24 * 3600, roles: [], quorum: 1 }),
   result: ResultTarget,
 });
 

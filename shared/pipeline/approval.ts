@@ -1,3 +1,4 @@
+import type { OnTimeout } from '../approvals/types.js';
 import type { PlannedCall, Principal, TaskState } from '../contracts.js';
 import { taskKeys } from '../contracts.js';
 import type { PipelineDeps } from './deps.js';
@@ -21,6 +22,15 @@ export interface ApprovalRequest {
   reason: string;
   requiredRoles: string[];
   quorum: number;
+  /** What happens when nobody decides by the deadline. */
+  onTimeout?: OnTimeout;
+  /** The policies that asked for the approval, and their version (a decision is bound to it). */
+  policies?: string[];
+  policyVersion?: string;
+  /** JSON pointers of the arguments whose values came from untrusted content. */
+  untrusted?: string[];
+  /** 0, or 1 for the request an escalation made after the first one timed out. */
+  round?: number;
   createdAt: string;
   deadline: string;
 }
@@ -32,6 +42,8 @@ export interface ApprovalDecision {
   /** The hash of the arguments the approvers saw; a decision for other arguments approves nothing. */
   argsHash: string;
   reason?: string;
+  /** The policy version the approvers decided under (from the request). */
+  policyVersion?: string;
   decidedBy: string[];
   decidedAt: string;
 }
@@ -43,8 +55,9 @@ export interface ApprovalOutcome {
   reason?: string;
 }
 
+/** The approval of a call: one per round (an escalation asks again, under a new id). */
 export function approvalIdOf(call: PlannedCall): string {
-  return approvalIdFor(call.idempotencyKey);
+  return approvalIdFor(call.round ? `${call.idempotencyKey}#r${call.round}` : call.idempotencyKey);
 }
 
 /**
@@ -72,9 +85,13 @@ export async function requestApproval(
     callId: call.id,
     args: stored.args,
     argsHash: call.argsHash,
-    reason: `'${call.tool}' is a sensitive tool: it needs an approval before it runs`,
-    requiredRoles: [],
-    quorum: 1,
+    reason: call.policy?.reason ?? `'${call.tool}' is a sensitive tool: it needs an approval before it runs`,
+    requiredRoles: call.approval?.roles ?? [],
+    quorum: call.approval?.quorum ?? 1,
+    ...(call.approval ? { onTimeout: call.approval.onTimeout } : {}),
+    ...(call.policy ? { policies: call.policy.policies, policyVersion: call.policy.version } : {}),
+    untrusted: call.untrusted ?? [],
+    round: call.round ?? 0,
     createdAt: new Date(now).toISOString(),
     deadline: new Date(now + call.approvalTimeoutSeconds * 1000).toISOString(),
   };

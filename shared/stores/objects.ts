@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isTransientAwsError } from '../aws-errors.js';
 import { StoreUnavailable } from '../errors.js';
 
@@ -11,6 +11,8 @@ export interface ObjectStore {
    * returns 'exists' instead of overwriting, which makes a retried write keep the first value.
    */
   putJson(key: string, value: unknown, opts?: { ifAbsent?: boolean }): Promise<'written' | 'exists'>;
+  /** Every key under a prefix, in key order. */
+  list(prefix: string): Promise<string[]>;
 }
 
 function wrap(e: unknown, what: string): never {
@@ -51,6 +53,22 @@ export function s3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
         if (opts.ifAbsent && (status === 412 || status === 409 || name === 'PreconditionFailed')) return 'exists';
         return wrap(e, `writing s3://${bucket}/${key}`);
       }
+    },
+    async list(prefix) {
+      const keys: string[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const r = await s3.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+          );
+          for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key);
+          token = r.IsTruncated ? r.NextContinuationToken : undefined;
+        } while (token);
+      } catch (e) {
+        return wrap(e, `listing s3://${bucket}/${prefix}`);
+      }
+      return keys;
     },
   };
 }

@@ -51,6 +51,10 @@ export function memoryStore(bucket = 'test-bucket'): MemoryStore {
       totalWrites++;
       return 'written';
     },
+    async list(prefix: string): Promise<string[]> {
+      maybeFail('reads', `listing ${prefix}`);
+      return [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+    },
     keys: () => [...objects.keys()].sort(),
     peek<T = unknown>(key: string): T | undefined {
       const text = objects.get(key);

@@ -88,7 +88,7 @@ describe('loadAgents with the example agents', () => {
         principal: { tenant: 'acme', subject: 'system:ap-inbox' },
       },
     ]);
-    expect(invoices?.approval).toEqual({ timeoutSeconds: 24 * 3600 });
+    expect(invoices?.approval).toEqual({ timeoutSeconds: 24 * 3600, roles: ['payments-approver'], quorum: 1 });
     expect(invoices?.budgets.maxToolErrors).toBe(3);
     expect(invoices?.model).toMatchObject({ apiKeyEnv: 'OPENAI_API_KEY', maxOutputTokens: 1024 });
   });

@@ -49,6 +49,8 @@ describe('requestApproval', () => {
       reason: "'pay' is a sensitive tool: it needs an approval before it runs",
       requiredRoles: [],
       quorum: 1,
+      untrusted: [],
+      round: 0,
       createdAt: new Date(T0).toISOString(),
       deadline: new Date(T0 + 3600 * 1000).toISOString(),
     };

@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { type DecideDeps, vote, whyNotDecide } from '../../../shared/approvals/decide.js';
+import { ApprovalRefused } from '../../../shared/approvals/errors.js';
+import { approvalKeys, readApproval } from '../../../shared/approvals/records.js';
+import type { Identity } from '../../../shared/approvals/types.js';
+import { taskKeys } from '../../../shared/contracts.js';
+import type { ApprovalDecision, ApprovalOutcome, ApprovalRequest } from '../../../shared/pipeline/approval.js';
+import { approvalIdFor } from '../../../shared/pipeline/ids.js';
+import { type MemoryStore, memoryStore } from '../../helpers/memory-store.js';
+
+const T0 = Date.parse('2026-11-26T10:00:00Z');
+const ID = approvalIdFor('refunds-abc#1#call_1');
+const HASH = 'a'.repeat(64);
+const anna: Identity = { subject: 'anna', tenant: 'acme', roles: ['refund-approver'] };
+const bob: Identity = { subject: 'bob', tenant: 'acme', roles: ['refund-approver'] };
+const dave: Identity = { subject: 'dave', tenant: 'acme', roles: ['analyst'] };
+const gina: Identity = { subject: 'gina', tenant: 'globex', roles: ['refund-approver'] };
+const customer: Identity = { subject: 'cust-42', tenant: 'acme', roles: ['refund-approver'] };
+
+function setup(opts: { quorum?: number; deadline?: number } = {}) {
+  const store: MemoryStore = memoryStore('deputy-dev-tasks');
+  const request: ApprovalRequest = {
+    schemaVersion: 1,
+    approvalId: ID,
+    taskId: 'refunds-abc',
+    agent: 'refunds',
+    requester: { tenant: 'acme', subject: 'cust-42' },
+    tool: 'issue_refund',
+    callId: 'call_1',
+    args: { orderId: 'A-1001', amount: 49.9, currency: 'EUR' },
+    argsHash: HASH,
+    reason: 'refunds need an approver',
+    requiredRoles: ['refund-approver'],
+    quorum: opts.quorum ?? 1,
+    policies: ['refund-needs-approver'],
+    policyVersion: 'v1',
+    createdAt: new Date(T0).toISOString(),
+    deadline: new Date(opts.deadline ?? T0 + 3600_000).toISOString(),
+  };
+  store.seed(taskKeys.approval(ID), request);
+  store.seed(taskKeys.approvalToken(ID), { schemaVersion: 1, approvalId: ID, taskToken: 'TOKEN' });
+  const resumed: ApprovalOutcome[] = [];
+  const deps: DecideDeps = {
+    store,
+    now: () => T0 + 60_000,
+    async resume(token, outcome) {
+      expect(token).toBe('TOKEN');
+      resumed.push(outcome);
+      return 'resumed';
+    },
+  };
+  return { store, deps, resumed };
+}
+
+async function refused(p: Promise<unknown>): Promise<ApprovalRefused> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ApprovalRefused);
+  return e as ApprovalRefused;
+}
+
+describe('vote: the approval matrix', () => {
+  it('approves with one vote at quorum 1, records the decision and resumes the task once', async () => {
+    const { store, deps, resumed } = setup();
+    const view = await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+    expect(view.status).toBe('approved');
+    expect(view.decision?.decidedBy).toEqual(['anna']);
+    expect(store.peek<ApprovalDecision>(taskKeys.approvalDecision(ID))).toEqual(
+      expect.objectContaining({ outcome: 'approved', argsHash: HASH, policyVersion: 'v1' }),
+    );
+    expect(resumed).toEqual([{ approvalId: ID, outcome: 'approved' }]);
+  });
+
+  it('accepts the same click again without a second effect', async () => {
+    const { store, deps, resumed } = setup();
+    await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+    const again = await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+    expect(again.status).toBe('approved');
+    expect(resumed).toHaveLength(1);
+    expect(store.writes(taskKeys.approvalDecision(ID))).toBe(1);
+  });
+
+  it.each([
+    ['a role the policy does not name', dave, 'MissingRole', 403],
+    ['another tenant', gina, 'OtherTenant', 403],
+    ['the requester approving their own action', customer, 'OwnRequest', 403],
+  ] as const)('refuses %s and changes nothing', async (_what, identity, code, status) => {
+    const { store, deps, resumed } = setup();
+    const before = store.keys();
+    const e = await refused(vote(deps, { approvalId: ID, identity, outcome: 'approve', argsHash: HASH }));
+    expect([e.code, e.status]).toEqual([code, status]);
+    expect(store.keys()).toEqual(before);
+    expect(resumed).toEqual([]);
+  });
+
+  it('refuses an expired request', async () => {
+    const { deps, resumed } = setup({ deadline: T0 + 1000 });
+    const e = await refused(vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH }));
+    expect(e.code).toBe('Expired');
+    expect(resumed).toEqual([]);
+  });
+
+  it('refuses a vote for arguments other than the ones waiting', async () => {
+    const { deps } = setup();
+    const e = await refused(
+      vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: 'b'.repeat(64) }),
+    );
+    expect(e.code).toBe('ArgumentsChanged');
+  });
+
+  it('refuses a second, different vote by the same person', async () => {
+    const { deps } = setup({ quorum: 2 });
+    await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+    const e = await refused(
+      vote(deps, { approvalId: ID, identity: anna, outcome: 'reject', comment: 'no', argsHash: HASH }),
+    );
+    expect(e.code).toBe('AlreadyVoted');
+  });
+
+  it('refuses unknown and forged ids', async () => {
+    const { deps } = setup();
+    for (const id of ['ap-aaaaaaaaaaaaaaaaaaaaaaaaaa', '../../etc/passwd', 'ap-' + 'A'.repeat(26), '']) {
+      const e = await refused(vote(deps, { approvalId: id, identity: anna, outcome: 'approve', argsHash: HASH }));
+      expect(e.status).toBe(404);
+    }
+  });
+
+  it('needs a reason to reject, and a rejection settles it', async () => {
+    const { deps, resumed } = setup({ quorum: 2 });
+    expect(
+      (await refused(vote(deps, { approvalId: ID, identity: anna, outcome: 'reject', argsHash: HASH }))).code,
+    ).toBe('ReasonRequired');
+    const view = await vote(deps, {
+      approvalId: ID,
+      identity: anna,
+      outcome: 'reject',
+      comment: 'outside policy',
+      argsHash: HASH,
+    });
+    expect(view.status).toBe('rejected');
+    expect(resumed).toEqual([{ approvalId: ID, outcome: 'rejected', reason: 'outside policy' }]);
+  });
+
+  it('waits for a quorum of distinct approvers', async () => {
+    const { deps, resumed } = setup({ quorum: 2 });
+    const first = await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+    expect(first.status).toBe('pending');
+    expect(resumed).toEqual([]);
+    const second = await vote(deps, { approvalId: ID, identity: bob, outcome: 'approve', argsHash: HASH });
+    expect(second.status).toBe('approved');
+    expect(second.decision?.decidedBy.sort()).toEqual(['anna', 'bob']);
+    expect(resumed).toHaveLength(1);
+  });
+
+  it('records exactly one outcome when an approval and a rejection race', async () => {
+    for (let round = 0; round < 20; round++) {
+      const { store, deps, resumed } = setup();
+      const results = await Promise.allSettled([
+        vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH }),
+        vote(deps, { approvalId: ID, identity: bob, outcome: 'reject', comment: 'no', argsHash: HASH }),
+      ]);
+      const decision = store.peek<ApprovalDecision>(taskKeys.approvalDecision(ID));
+      expect(decision).toBeDefined();
+      expect(store.writes(taskKeys.approvalDecision(ID))).toBe(1);
+      expect(resumed).toHaveLength(1);
+      expect(resumed[0]?.outcome).toBe(decision?.outcome);
+      for (const r of results) {
+        if (r.status === 'fulfilled') expect(r.value.status).toBe(decision?.outcome);
+        else expect((r.reason as ApprovalRefused).code).toBe('AlreadyDecided');
+      }
+    }
+  });
+
+  it('refuses a vote after the decision', async () => {
+    const { deps } = setup();
+    await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+    const e = await refused(
+      vote(deps, { approvalId: ID, identity: bob, outcome: 'reject', comment: 'late', argsHash: HASH }),
+    );
+    expect(e.code).toBe('AlreadyDecided');
+  });
+
+  it('tells the console why someone cannot decide', async () => {
+    const { store, deps } = setup();
+    const records = await readApproval(store, ID);
+    if (!records) throw new Error('no records');
+    expect(whyNotDecide(records, dave, deps.now())).toMatch(/needs one of the roles refund-approver; you have analyst/);
+    expect(whyNotDecide(records, customer, deps.now())).toMatch(/you requested this action/);
+    expect(whyNotDecide(records, anna, deps.now())).toBeUndefined();
+    expect(store.keys().some((k) => k.startsWith(approvalKeys.votes(ID)))).toBe(false);
+  });
+});
