@@ -5,8 +5,10 @@ import { projectTools } from '../agents/tools/index.js';
 import type { ServiceModel } from '../local/serverless/index.js';
 import { loadAgents } from '../shared/agents/load.js';
 import type { Agent } from '../shared/agents/schema.js';
+import { loadPolicyEngine } from '../shared/policy/engine.js';
 import { builtinTools } from '../shared/tools/builtins/index.js';
 import { createToolRegistry } from '../shared/tools/registry.js';
+import type { BoundTool } from '../shared/tools/types.js';
 
 export interface AgentSummary {
   name: string;
@@ -42,6 +44,22 @@ export function checkAgents(model: ServiceModel): AgentsCheck {
     return { agents: [], problems: (e as Error).message.split('\n') };
   }
   const registry = createToolRegistry([...builtinTools, ...projectTools]);
+  const cache = new Map<string, Map<string, BoundTool>>();
+  const bound = (r: typeof registry, a: Agent) => {
+    let m = cache.get(a.name);
+    if (!m) {
+      m = new Map();
+      a.tools.forEach((use, i) => {
+        try {
+          m?.set(use.name, r.bind(use, `${a.file}: tools[${i}]`));
+        } catch {
+          // reported below, per tool
+        }
+      });
+      cache.set(a.name, m);
+    }
+    return m;
+  };
   const queueNames = new Set(model.queues.map((q) => q.name));
   const summaries: AgentSummary[] = [];
   for (const agent of agents.values()) {
@@ -96,6 +114,12 @@ export function checkAgents(model: ServiceModel): AgentsCheck {
     });
   }
   problems.push(...checkRecordings(join(dir, 'recordings'), agents));
+  // The policies, validated against the schema the agents' tools generate (as at a cold start).
+  try {
+    loadPolicyEngine(join(dir, 'policies'), agents, (a) => bound(registry, a));
+  } catch (e) {
+    problems.push(...(e as Error).message.split('\n'));
+  }
   return { agents: summaries, problems };
 }
 

@@ -3,88 +3,158 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadService } from '../local/serverless/index.js';
 import { checkAgents } from './agents-check.js';
+import {
+  type ApiTarget,
+  CliError,
+  decide,
+  formatList,
+  formatOne,
+  listApprovals,
+  login,
+  showApproval,
+} from './approvals.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const HELP = `Usage: deputy <command> [options]
 
-Commands:
-  agents            list the agents (name, triggers, model, tools, budgets)
-  agents check      validate every agent definition, tool binding, trigger and recording
+Operators:
+  login --as <user>             sign in to the local cloud's issuer (no password; local only)
+  approvals [--status s] [--agent a] [--tool t]
+                                approvals of your tenant (default: pending; --status all|approved|rejected|expired)
+  show <approvalId>             one approval: the action, its arguments (untrusted ones marked), why, votes
+  approve <approvalId> [--comment text]
+  reject <approvalId> --reason text
+
+Developers:
+  agents                        the agents (triggers, model, tools, budgets)
+  agents check                  validate every agent, tool binding, trigger and recording
 
 Options:
-  --service <file>  the serverless.yml (default ./serverless.yml; env DEPUTY_SERVICE)
-  --stage <name>    the stage (default dev)
+  --api <url>       the HTTP API (default http://127.0.0.1:$DEPUTY_HTTP_PORT, i.e. the local cloud);
+                    a deployed stack's URL with DEPUTY_TOKEN set to a Cognito token
+  --service <file>  the serverless.yml for "agents" (default ./serverless.yml; env DEPUTY_SERVICE)
+  --stage <name>    the stage for "agents" (default dev)
   --json            machine-readable output
   -h, --help        this text
 
-Exit codes: 0 success, 1 the operation failed (e.g. a definition is invalid), 2 bad usage.`;
+Exit codes: 0 success; 1 the operation failed or was refused (the message says why); 2 bad usage.`;
+
+const OPTIONS = {
+  as: { type: 'string' },
+  status: { type: 'string' },
+  agent: { type: 'string' },
+  tool: { type: 'string' },
+  comment: { type: 'string' },
+  reason: { type: 'string' },
+  api: { type: 'string' },
+  service: { type: 'string' },
+  stage: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 function usage(message: string): never {
-  console.error(`${message}\n\n${HELP}`);
+  console.error(`deputy: ${message}\n\n${HELP}`);
   process.exit(2);
 }
 
-let parsed: ReturnType<
-  typeof parseArgs<{
-    options: {
-      service: { type: 'string' };
-      stage: { type: 'string' };
-      json: { type: 'boolean' };
-      help: { type: 'boolean'; short: 'h' };
-    };
-    allowPositionals: true;
-  }>
->;
+let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
 try {
-  parsed = parseArgs({
-    options: {
-      service: { type: 'string' },
-      stage: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
+  parsed = parseArgs({ options: OPTIONS, allowPositionals: true });
 } catch (e) {
   usage((e as Error).message);
 }
-const { values, positionals } = parsed;
-if (values.help || positionals.length === 0) {
+const { values: v, positionals } = parsed;
+if (v.help) {
   console.log(HELP);
-  process.exit(values.help ? 0 : 2);
+  process.exit(0);
 }
+const [command, arg, ...extra] = positionals;
+if (!command) usage('a command is needed');
+if (extra.length > 0) usage(`unexpected arguments: ${extra.join(' ')}`);
 
-const [command, sub] = positionals;
-if (command !== 'agents' || (sub !== undefined && sub !== 'check') || positionals.length > 2) {
-  usage(`unknown command: ${positionals.join(' ')}`);
+function port(name: string, dflt: number): number {
+  const n = Number(process.env[name] || dflt);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) usage(`${name} must be a port number`);
+  return n;
+}
+const target: ApiTarget = {
+  api: (v.api ?? `http://127.0.0.1:${port('DEPUTY_HTTP_PORT', 3000)}`).replace(/\/+$/, ''),
+  endpoint: `http://127.0.0.1:${port('DEPUTY_PORT', 4566)}`,
+};
+const out = (human: string, data: unknown) => console.log(v.json ? JSON.stringify(data, null, 2) : human);
+const needId = () => arg ?? usage(`${command} needs an approval id`);
+
+async function run(): Promise<number> {
+  switch (command) {
+    case 'login': {
+      if (!v.as) usage('login needs --as <user>');
+      if (v.api) usage('login signs in to the local cloud only; for a deployed stack set DEPUTY_TOKEN');
+      const file = await login(target, v.as);
+      out(`Signed in as ${v.as} (token saved in ${file}).`, { username: v.as, file });
+      return 0;
+    }
+    case 'approvals': {
+      if (arg) usage('approvals takes no id: use "deputy show <approvalId>"');
+      const list = await listApprovals(target, {
+        status: v.status ?? 'pending',
+        ...(v.agent ? { agent: v.agent } : {}),
+        ...(v.tool ? { tool: v.tool } : {}),
+      });
+      out(formatList(list, Date.now()), list);
+      return 0;
+    }
+    case 'show': {
+      const a = await showApproval(target, needId());
+      out(formatOne(a, Date.now()), a);
+      return 0;
+    }
+    case 'approve':
+    case 'reject': {
+      const id = needId();
+      if (command === 'reject' && !v.reason?.trim()) usage('reject needs --reason <text> (the agent is told it)');
+      const a = await decide(target, id, command, command === 'reject' ? v.reason : v.comment);
+      out(`${command === 'approve' ? 'Approved' : 'Rejected'}: ${a.approvalId} is now ${a.status}.`, a);
+      return 0;
+    }
+    case 'agents': {
+      if (arg !== undefined && arg !== 'check') usage(`unknown command: agents ${arg}`);
+      const file = resolve(v.service ?? process.env.DEPUTY_SERVICE ?? 'serverless.yml');
+      const model = await loadService(file, { stage: v.stage ?? 'dev', env: process.env });
+      const result = checkAgents(model);
+      if (v.json) console.log(JSON.stringify(arg === 'check' ? result : result.agents, null, 2));
+      else if (arg === 'check') {
+        if (result.problems.length === 0)
+          console.log(`${result.agents.length} agent(s) valid: ${result.agents.map((a) => a.name).join(', ')}`);
+        for (const p of result.problems) console.error(`  - ${p}`);
+      } else {
+        for (const a of result.agents) {
+          console.log(`${a.name}  (${a.file})\n  ${a.description}`);
+          console.log(`  triggers: ${a.triggers.join('; ')}`);
+          console.log(`  model:    ${a.model}`);
+          console.log(`  tools:    ${a.tools.map((t) => `${t.name}${t.sensitive ? ' [sensitive]' : ''}`).join(', ')}`);
+          console.log(
+            `  budgets:  ${a.budgets.maxSteps} steps, ${a.budgets.maxTokens} tokens, $${a.budgets.maxCostUsd}, ${a.budgets.maxWallSeconds} s`,
+          );
+          console.log(`  result:   ${a.result}`);
+        }
+        for (const p of result.problems) console.error(`problem: ${p}`);
+      }
+      return result.problems.length === 0 ? 0 : 1;
+    }
+    default:
+      usage(`unknown command: ${command}`);
+  }
 }
 
 try {
-  const file = resolve(values.service ?? process.env.DEPUTY_SERVICE ?? 'serverless.yml');
-  const model = await loadService(file, { stage: values.stage ?? 'dev', env: process.env });
-  const result = checkAgents(model);
-  if (values.json) {
-    console.log(JSON.stringify(sub === 'check' ? result : result.agents, null, 2));
-  } else if (sub === 'check') {
-    if (result.problems.length === 0)
-      console.log(`${result.agents.length} agent(s) valid: ${result.agents.map((a) => a.name).join(', ')}`);
-    for (const p of result.problems) console.error(`  - ${p}`);
-  } else {
-    for (const a of result.agents) {
-      console.log(`${a.name}  (${a.file})\n  ${a.description}`);
-      console.log(`  triggers: ${a.triggers.join('; ')}`);
-      console.log(`  model:    ${a.model}`);
-      console.log(`  tools:    ${a.tools.map((t) => `${t.name}${t.sensitive ? ' [sensitive]' : ''}`).join(', ')}`);
-      console.log(
-        `  budgets:  ${a.budgets.maxSteps} steps, ${a.budgets.maxTokens} tokens, $${a.budgets.maxCostUsd}, ${a.budgets.maxWallSeconds} s`,
-      );
-      console.log(`  result:   ${a.result}`);
-    }
-    for (const p of result.problems) console.error(`problem: ${p}`);
-  }
-  process.exit(result.problems.length === 0 ? 0 : 1);
+  process.exit(await run());
 } catch (e) {
+  if (e instanceof CliError) {
+    console.error(`deputy: ${e.message}`);
+    process.exit(e.exitCode);
+  }
   console.error(`deputy: ${(e as Error).message}`);
   process.exit(1);
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatLog } from './lambda/index.js';
 import { startLocalCloud } from './server.js';
@@ -19,7 +20,8 @@ Options:
   --json             print function logs as JSON lines
   -h, --help         this text
 
-Environment: DEPUTY_PORT (4566), DEPUTY_HTTP_PORT (3000), DEPUTY_DATA_DIR (.deputy).
+Environment: DEPUTY_PORT (4566), DEPUTY_HTTP_PORT (3000), DEPUTY_DATA_DIR (.deputy),
+DEPUTY_USERS (the local issuer's users file; default local/identity/users.yaml).
 Exit codes: 0 stopped cleanly, 1 could not start, 2 bad usage.`;
 
 function envPort(name: string, dflt: number): number {
@@ -61,6 +63,15 @@ const httpPort = envPort('DEPUTY_HTTP_PORT', 3000);
 const dataDir = resolve(process.env.DEPUTY_DATA_DIR || '.deputy');
 const serviceFile = resolve(args.values.service ?? process.env.DEPUTY_SERVICE ?? 'serverless.yml');
 const json = args.values.json === true;
+// The local issuer (sign-in for the HTTP API) is on when its users file exists.
+const usersFile = process.env.DEPUTY_USERS
+  ? resolve(process.env.DEPUTY_USERS)
+  : fileURLToPath(new URL('./identity/users.yaml', import.meta.url));
+if (process.env.DEPUTY_USERS && !existsSync(usersFile)) {
+  console.error(`DEPUTY_USERS names ${usersFile}, which does not exist`);
+  process.exit(2);
+}
+const identity = existsSync(usersFile);
 
 try {
   const model = existsSync(serviceFile)
@@ -88,6 +99,7 @@ try {
     port,
     httpPort,
     ...(offline ? { recordings } : {}),
+    ...(identity ? { identity: { usersFile } } : {}),
     dataDir,
     ...(model ? { service: model } : {}),
     onLog: (entry) => console.log(json ? JSON.stringify(entry) : formatLog(entry)),
@@ -96,6 +108,10 @@ try {
   console.log(`Deputy local cloud on ${cloud.url} (data: ${dataDir})`);
   console.log(`  AWS services: states, sqs, s3, lambda  (aws --endpoint-url ${cloud.url} ...)`);
   if (cloud.httpUrl) console.log(`  HTTP API: ${cloud.httpUrl}`);
+  if (cloud.issuerUrl) {
+    const shown = relative(process.cwd(), usersFile).startsWith('..') ? usersFile : relative(process.cwd(), usersFile);
+    console.log(`  identity: local issuer ${cloud.issuerUrl} (users from ${shown}; "npx deputy login --as anna")`);
+  }
   if (model) {
     console.log(`  service ${model.service} (stage ${model.stage}) from ${serviceFile}:`);
     for (const line of cloud.deployed) console.log(`    ${line}`);

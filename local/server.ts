@@ -4,7 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { deployLocally } from './deploy.js';
-import { startHttpApi } from './http/index.js';
+import { httpApiFromModel, startHttpApi } from './http/index.js';
+import { IDENTITY_PATH } from './identity/constants.js';
+import { createIdentityService } from './identity/service.js';
 import { createLambdaService, type LambdaService, type LogEntry } from './lambda/index.js';
 import { createModelReplayService, MODEL_BASE_PATH } from './model/service.js';
 import { createS3Service } from './s3/index.js';
@@ -40,6 +42,12 @@ export interface LocalCloudOptions {
    * `DEPUTY_OFFLINE_MODEL_URL` (for running without an API key).
    */
   recordings?: string;
+  /**
+   * The local issuer (local/identity), standing in for the service's Cognito user pools: users and
+   * roles from `usersFile`, served under `/_deputy/identity`; the functions get its URL as
+   * `DEPUTY_LOCAL_ISSUER` and the HTTP API checks its JWT authorizers against it.
+   */
+  identity?: { usersFile: string };
 }
 
 export interface LocalCloud {
@@ -47,6 +55,8 @@ export interface LocalCloud {
   port: number;
   /** The HTTP API of the service's httpApi routes, when there is one. */
   httpUrl?: string;
+  /** The local issuer's URL, when identity is on. */
+  issuerUrl?: string;
   engine: Engine;
   lambda: LambdaService;
   /** Executions resumed from the journal at start. */
@@ -241,6 +251,17 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
 
   const model = opts.service;
   const replay = opts.recordings !== undefined ? createModelReplayService(opts.recordings) : undefined;
+  let identity: ReturnType<typeof createIdentityService> | undefined;
+  try {
+    identity = opts.identity
+      ? createIdentityService({ ...opts.identity, dataDir: opts.dataDir, issuerUrl: `${endpoint}${IDENTITY_PATH}` })
+      : undefined;
+  } catch (e) {
+    // A bad users file: nothing has started yet, so give the port and the data directory back.
+    server.close();
+    unlock();
+    throw e;
+  }
   const sfn = await createSfnService(ctx('sfn'), opts.invokers ?? {});
   const sqs = await createSqsService(ctx('sqs'));
   const lambda = await createLambdaService(ctx('lambda'), {
@@ -259,6 +280,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         DEPUTY_LOCAL: '1',
         ...(replay ? { DEPUTY_OFFLINE_MODEL_URL: `${endpoint}${MODEL_BASE_PATH}` } : {}),
+        ...(identity ? { DEPUTY_LOCAL_ISSUER: identity.issuer } : {}),
         ...f.environment,
       },
       ...(f.memorySize !== undefined ? { memorySize: f.memorySize } : {}),
@@ -269,7 +291,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   const s3 = await createS3Service(ctx('s3'));
   // The offline model is asked first (S3 would take /_deputy/model/... for a bucket); S3 is asked
   // last: it takes every path-style request the others did not claim.
-  services = [...(replay ? [replay] : []), sfn, sqs, lambda, s3];
+  services = [...(replay ? [replay] : []), ...(identity ? [identity] : []), sfn, sqs, lambda, s3];
   const integrations = sdkInvokers(ctx('sfn'));
   if (!opts.invokers)
     sfn.engine.invokers = { lambda: lambda.stepFunctionsInvoker(), sqs: integrations.sqs, s3: integrations.s3 };
@@ -279,16 +301,14 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   const resumed = await sfn.recover();
 
   let http: Awaited<ReturnType<typeof startHttpApi>> | undefined;
-  const routes = (model?.functions ?? []).flatMap((f) =>
-    f.events.flatMap((ev) =>
-      'httpApi' in ev ? [{ method: ev.httpApi.method, path: ev.httpApi.path, functionName: f.name }] : [],
-    ),
-  );
+  const { routes, authorizers, notes } = httpApiFromModel(model, identity);
+  for (const note of notes) log(note);
   if (opts.httpPort !== undefined && routes.length > 0) {
     http = await startHttpApi({
       port: opts.httpPort,
       host,
       routes,
+      authorizers,
       invoke: async (functionName, event) => {
         const r = await lambda.invoke(functionName, event);
         return { payload: r.payload, ...(r.functionError ? { functionError: r.functionError } : {}) };
@@ -302,6 +322,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     url: endpoint,
     port,
     ...(http ? { httpUrl: http.url } : {}),
+    ...(identity ? { issuerUrl: identity.issuer } : {}),
     engine: sfn.engine,
     lambda,
     resumed,
@@ -313,7 +334,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       await http?.close();
       // The engine first: its last commit is written, and task results that arrive after it are
       // not (those calls are made again at the next start, as after a crash).
-      for (const s of [sfn, lambda, s3, sqs, ...(replay ? [replay] : [])]) await s.close();
+      for (const s of [sfn, lambda, s3, sqs, ...(replay ? [replay] : []), ...(identity ? [identity] : [])])
+        await s.close();
       integrations.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

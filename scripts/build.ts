@@ -25,8 +25,15 @@ const SOURCE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
 /** CommonJS dependencies call `require` (for Node built-ins too), which an ES module does not have. */
 const BANNER = [
   "import { createRequire as __deputyCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __deputyFileURLToPath } from 'node:url';",
+  "import { dirname as __deputyDirname } from 'node:path';",
   'const require = __deputyCreateRequire(import.meta.url);',
+  // CommonJS code that finds its files beside itself (Cedar's wasm) reads __dirname: the bundle's folder.
+  'const __filename = __deputyFileURLToPath(import.meta.url);',
+  'const __dirname = __deputyDirname(__filename);',
 ].join('\n');
+/** Cedar's WebAssembly module, read at run time from beside the bundle by the functions that use it. */
+const CEDAR_WASM = 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm';
 
 class BuildError extends Error {
   override readonly name = 'BuildError';
@@ -93,7 +100,16 @@ export function agentFiles(root = ROOT): ZipEntry[] {
     .map((d) => d.name)
     .sort();
   if (names.length === 0) throw new BuildError('agents/ has no *.yaml agent definitions');
-  return names.map((name) => ({ name: `agents/${name}`, data: readFileSync(join(dir, name)) }));
+  const policies = join(dir, 'policies');
+  const cedar = existsSync(policies)
+    ? readdirSync(policies)
+        .filter((f) => f.endsWith('.cedar'))
+        .sort()
+    : [];
+  return [
+    ...names.map((name) => ({ name: `agents/${name}`, data: readFileSync(join(dir, name)) })),
+    ...cedar.map((name) => ({ name: `agents/policies/${name}`, data: readFileSync(join(policies, name)) })),
+  ];
 }
 
 /** Package name -> version(s) for every node_modules package an output took code from. */
@@ -183,7 +199,16 @@ export async function buildAll(opts: Options): Promise<FunctionArtifact[]> {
     const code = files.get(name);
     const map = files.get(`${name}.map`);
     if (!code || !map) throw new BuildError(`esbuild produced no ${name} for functions.${fn.key}`);
-    const archive = zip([{ name, data: code.contents }, { name: `${name}.map`, data: map.contents }, ...agents]);
+    const packages = bundledPackages(metafile.outputs[name]?.inputs ?? {});
+    const wasm = packages['@cedar-policy/cedar-wasm']
+      ? [{ name: `${dirname(name)}/cedar_wasm_bg.wasm`, data: readFileSync(join(ROOT, CEDAR_WASM)) }]
+      : [];
+    const archive = zip([
+      { name, data: code.contents },
+      { name: `${name}.map`, data: map.contents },
+      ...wasm,
+      ...agents,
+    ]);
     const zipPath = `${OUT_DIR}/${fn.key}.zip`;
     writeFileSync(join(ROOT, zipPath), archive);
     return {
@@ -196,7 +221,7 @@ export async function buildAll(opts: Options): Promise<FunctionArtifact[]> {
       zip: zipPath,
       zipBytes: archive.length,
       sha256: createHash('sha256').update(archive).digest('hex'),
-      packages: bundledPackages(metafile.outputs[name]?.inputs ?? {}),
+      packages,
     };
   });
 }

@@ -18,6 +18,9 @@ const Env = z.object({
   APPROVALS_QUEUE_URL: z.string().min(1),
   /** `<service>-<stage>-`: the prefix of every queue and bucket name (agents name them without it). */
   RESOURCE_PREFIX: z.string().default(''),
+  /** The JWT issuer and audience operators' tokens are checked against (the Cognito user pool). */
+  JWT_ISSUER: z.string().optional(),
+  JWT_AUDIENCE: z.string().optional(),
   /** Where the agent definitions are (default: `agents/` beside the code). */
   DEPUTY_AGENTS_DIR: z.string().optional(),
 });

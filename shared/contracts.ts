@@ -168,6 +168,8 @@ export const taskKeys = {
   response: (taskId: string, step: number) => `tasks/${taskId}/steps/${pad(step)}/response.json`,
   call: (taskId: string, step: number, callId: string) =>
     `tasks/${taskId}/steps/${pad(step)}/calls/${safe(callId)}.json`,
+  decision: (taskId: string, step: number, callId: string) =>
+    `tasks/${taskId}/steps/${pad(step)}/decisions/${safe(callId)}.json`,
   result: (taskId: string, step: number, callId: string) =>
     `tasks/${taskId}/steps/${pad(step)}/results/${safe(callId)}.json`,
   approval: (approvalId: string) => `approvals/${approvalId}/request.json`,

@@ -27,6 +27,8 @@ export interface HttpRequestEvent {
     stage: string;
     time: string;
     timeEpoch: number;
+    /** Set on a route with a JWT authorizer: the verified token's claims, as strings (authorizers.ts). */
+    authorizer?: { jwt: { claims: Record<string, string>; scopes: string[] | null } };
   };
   body?: string;
   isBase64Encoded: boolean;

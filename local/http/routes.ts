@@ -10,6 +10,14 @@ export interface RouteSpec {
   /** `/approvals/{id}`, `/files/{proxy+}`, or `$default` / `*` for the catch-all route. */
   path: string;
   functionName: string;
+  /** The route's JWT authorizer: a name of `HttpApiOptions.authorizers`, and the route's scopes. */
+  authorizer?: RouteAuthorization;
+}
+
+export interface RouteAuthorization {
+  name: string;
+  /** The token's `scope` must hold one of these (API Gateway's authorizationScopes). */
+  scopes?: string[];
 }
 
 type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'greedy'; name: string };
@@ -23,6 +31,7 @@ export interface Route {
   greedy: boolean;
   isDefault: boolean;
   functionName: string;
+  authorizer?: RouteAuthorization;
 }
 
 export interface RouteMatch {
@@ -38,6 +47,11 @@ function splitPath(path: string): string[] {
 }
 
 function compileRoute(spec: RouteSpec): Route {
+  const route = compileRoutePath(spec);
+  return spec.authorizer ? { ...route, authorizer: spec.authorizer } : route;
+}
+
+function compileRoutePath(spec: RouteSpec): Route {
   const method = spec.method === '*' ? 'ANY' : spec.method.toUpperCase();
   if (spec.path === '$default' || spec.path === '*') {
     return {

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { JwksSource } from '../../shared/identity/jwt.js';
 import { ACCOUNT_ID } from '../service.js';
+import { authorize, type JwtAuthorizerSpec, keysFor } from './authorizers.js';
 import { buildEvent, newRequestId } from './event.js';
 import { gatewayResponse, type HttpResponse, MalformedResponseError, mapResult } from './response.js';
 import { compileRoutes, matchRoute, type RouteSpec } from './routes.js';
@@ -9,7 +11,8 @@ import { compileRoutes, matchRoute, type RouteSpec } from './routes.js';
  * A local API Gateway HTTP API (payload format 2.0) in front of a service's httpApi routes: it
  * matches routes as API Gateway does, invokes the function with the v2 event and maps its result
  * back, with API Gateway's own answers for no route (404), a failed or malformed function (500), a
- * function slower than the integration timeout (503) and a body over 10 MB (413).
+ * function slower than the integration timeout (503) and a body over 10 MB (413). Routes with a JWT
+ * authorizer get API Gateway's checks first (authorizers.ts): 401 or 403 without invoking anything.
  */
 
 export interface HttpApiOptions {
@@ -17,6 +20,8 @@ export interface HttpApiOptions {
   port: number;
   host?: string;
   routes: RouteSpec[];
+  /** JWT authorizers by name, for routes that name one. */
+  authorizers?: Record<string, JwtAuthorizerSpec>;
   /** Invokes a function synchronously; `payload` is what it returned (parsed JSON). */
   invoke: (functionName: string, event: unknown) => Promise<{ payload: unknown; functionError?: string }>;
   log?: (line: string) => void;
@@ -93,6 +98,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   const routes = compileRoutes(opts.routes);
+  const keys = new Map<string, { spec: JwtAuthorizerSpec; jwks: JwksSource }>();
+  for (const [name, spec] of Object.entries(opts.authorizers ?? {})) keys.set(name, { spec, jwks: keysFor(spec) });
+  for (const r of routes) {
+    // API Gateway refuses a route whose authorizer does not exist; serving it open would be worse.
+    if (r.authorizer && !keys.has(r.authorizer.name))
+      throw new Error(`HTTP API route '${r.routeKey}': authorizer '${r.authorizer.name}' is not defined`);
+  }
   const log = opts.log ?? (() => {});
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -114,7 +126,19 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     if (!body) return finish(gatewayResponse(413, 'Request Entity Too Large'), 'body too large');
     const match = matchRoute(routes, method, rawPath);
     if (!match) return finish(gatewayResponse(404, 'Not Found'), 'no route');
-    const { routeKey, functionName } = match.route;
+    const { routeKey, functionName, authorizer } = match.route;
+    const what = `${routeKey} (${functionName})`;
+    let jwt: { claims: Record<string, string>; scopes: string[] | null } | undefined;
+    if (authorizer) {
+      const { spec, jwks } = keys.get(authorizer.name) as { spec: JwtAuthorizerSpec; jwks: JwksSource };
+      const q = url.indexOf('?');
+      const outcome = await authorize(spec, jwks, authorizer.scopes, req.headers, q < 0 ? '' : url.slice(q + 1));
+      if (!outcome.ok) {
+        log(`${what}: authorizer ${authorizer.name}: ${outcome.reason}`);
+        return finish(outcome.response, what);
+      }
+      jwt = outcome.jwt;
+    }
     const event = buildEvent(
       {
         method,
@@ -128,7 +152,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
       match,
       { accountId, apiId, requestId, now: new Date() },
     );
-    const what = `${routeKey} (${functionName})`;
+    if (jwt) event.requestContext.authorizer = { jwt };
     let result: { payload: unknown; functionError?: string };
     try {
       result = await withTimeout(opts.invoke(functionName, event), timeoutMs);

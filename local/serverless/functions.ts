@@ -1,6 +1,7 @@
 import { fail, keyLocOf, type Loc, locOf } from './errors.js';
+import type { AuthorizerDecl } from './http-api.js';
 import { containsIntrinsic, evaluate, intrinsicKey } from './intrinsics.js';
-import type { FunctionEvent, FunctionModel, HttpApiEvent, S3Event, SqsEvent } from './model.js';
+import type { FunctionEvent, FunctionModel, HttpApiEvent, RouteAuthorizer, S3Event, SqsEvent } from './model.js';
 import { deployedFunctionName, eventBucketLogicalId, functionLogicalId } from './naming.js';
 import { recordPlace } from './places.js';
 import {
@@ -22,7 +23,8 @@ import type { Template } from './template.js';
 
 /**
  * The `functions` section: deployed names, merged environments, and the sqs, s3 and httpApi events
- * in the forms the Serverless Framework v3 accepts. Other event types are reported as not emulated.
+ * (with their JWT authorizers) in the forms the Serverless Framework v3 accepts. Other event types
+ * are reported as not emulated.
  */
 
 export interface FunctionDraft {
@@ -204,11 +206,77 @@ function s3Event(value: unknown, what: string, loc: Loc | undefined, template: T
   return { s3: { bucket, event, rules, existing } };
 }
 
-function httpApiEvent(value: unknown, what: string, loc: Loc | undefined, warnings: string[]): HttpApiEvent {
+/** A route's `authorizer` that names no declared authorizer (the framework refuses the service). */
+export interface UndeclaredAuthorizer {
+  path: string;
+  loc: Loc | undefined;
+  name: string;
+}
+
+const undeclared = new WeakMap<FunctionModel, UndeclaredAuthorizer[]>();
+
+/** The routes of a function whose authorizer is not declared in provider.httpApi.authorizers. */
+export function undeclaredAuthorizers(fn: FunctionModel): readonly UndeclaredAuthorizer[] {
+  return undeclared.get(fn) ?? [];
+}
+
+type RouteAuthorizerResult = { authorizer?: RouteAuthorizer; undeclared?: string };
+
+/** A route's `authorizer`, in the forms the framework accepts: a name, or `{ name, scopes }`, `{ id }`, `{ type: aws_iam }`. */
+function routeAuthorizer(
+  raw: unknown,
+  what: string,
+  loc: Loc | undefined,
+  authorizers: ReadonlyMap<string, AuthorizerDecl>,
+  warnings: string[],
+): RouteAuthorizerResult {
+  let name: string | undefined;
+  let scopes: string[] | undefined;
+  if (typeof raw === 'string') name = raw;
+  else {
+    const obj = expectObject(raw, what, loc);
+    onlyKeys(obj, ['id', 'name', 'scopes', 'type'], what, loc);
+    const type = optionalString(obj.type, `${what}.type`, locOf(obj, 'type', loc));
+    if (type === 'aws_iam') {
+      warnings.push(`${what} (aws_iam) is not emulated: the local HTTP API does not check IAM signatures`);
+      return {};
+    }
+    if (obj.id !== undefined) {
+      warnings.push(
+        `${what}.id (an authorizer of an external HTTP API) is not emulated: the route is not authorized locally`,
+      );
+      return {};
+    }
+    name = optionalString(obj.name, `${what}.name`, locOf(obj, 'name', loc));
+    if (name === undefined) fail(`${what} needs a name (or an id, or type aws_iam), as in the framework`, loc);
+    if (obj.scopes !== undefined) {
+      const scopesLoc = locOf(obj, 'scopes', loc);
+      scopes = expectList(obj.scopes, `${what}.scopes`, scopesLoc).map((sc, i) =>
+        expectString(sc, `${what}.scopes[${i}]`, locOf(obj.scopes, i, scopesLoc)),
+      );
+    }
+  }
+  const decl = authorizers.get(name);
+  if (!decl) {
+    warnings.push(`${what} is not emulated: the local HTTP API does not authorize requests`);
+    return { undeclared: name };
+  }
+  if (decl.kind !== 'jwt') return {};
+  return { authorizer: { name, ...(scopes !== undefined ? { scopes } : {}) } };
+}
+
+function httpApiEvent(
+  value: unknown,
+  what: string,
+  loc: Loc | undefined,
+  warnings: string[],
+  authorizers: ReadonlyMap<string, AuthorizerDecl>,
+): { event: HttpApiEvent; undeclared?: string } {
   let method: string | undefined;
   let path: string;
+  let auth: RouteAuthorizerResult = {};
   if (typeof value === 'string') {
-    if (value.trim() === '*') return { httpApi: { method: '*', path: '*' } };
+    if (value.trim() === '*') return { event: { httpApi: { method: '*', path: '*' } } };
     const m = /^(\S+) (\/\S*)$/.exec(value.trim());
     if (!m) fail(`${what} must be '*' or 'METHOD /path', got '${value}'`, loc);
     method = m[1];
@@ -217,20 +285,33 @@ function httpApiEvent(value: unknown, what: string, loc: Loc | undefined, warnin
     const obj = expectObject(value, what, loc);
     onlyKeys(obj, ['method', 'path', 'authorizer'], what, loc);
     if (obj.authorizer !== undefined) {
-      warnings.push(`${what}.authorizer is not emulated: the local HTTP API does not authorize requests`);
+      auth = routeAuthorizer(
+        obj.authorizer,
+        `${what}.authorizer`,
+        locOf(obj, 'authorizer', loc),
+        authorizers,
+        warnings,
+      );
     }
     path = expectString(obj.path, `${what}.path`, locOf(obj, 'path', loc));
     method = optionalString(obj.method, `${what}.method`, locOf(obj, 'method', loc));
     if (path === '*') {
       if (method !== undefined && method !== '*') fail(`${what}: path '*' takes any method`, loc);
-      return { httpApi: { method: '*', path: '*' } };
+      return withAuth({ method: '*', path: '*' }, auth);
     }
   }
   if (!path.startsWith('/')) fail(`${what}.path must start with '/', got '${path}'`, loc);
   if (method === undefined) fail(`${what} needs a method`, loc);
   const upper = method.toUpperCase();
   if (!HTTP_METHODS.has(upper)) fail(`${what}: unknown HTTP method '${method}'`, loc);
-  return { httpApi: { method: upper === 'ANY' ? '*' : upper, path } };
+  return withAuth({ method: upper === 'ANY' ? '*' : upper, path }, auth);
+}
+
+function withAuth(route: { method: string; path: string }, auth: RouteAuthorizerResult) {
+  return {
+    event: { httpApi: { ...route, ...(auth.authorizer ? { authorizer: auth.authorizer } : {}) } },
+    ...(auth.undeclared !== undefined ? { undeclared: auth.undeclared } : {}),
+  };
 }
 
 export function buildFunctions(
@@ -238,6 +319,7 @@ export function buildFunctions(
   provider: Obj,
   template: Template,
   warnings: string[],
+  authorizers: ReadonlyMap<string, AuthorizerDecl> = new Map(),
 ): FunctionModel[] {
   const providerLoc = locOf(provider);
   const providerEnv = environment(
@@ -313,7 +395,12 @@ export function buildFunctions(
       if (type === 'sqs') parsed = sqsEvent(value, where, valueLoc, template);
       else if (type === 's3') parsed = s3Event(value, where, valueLoc, template, providerS3);
       else if (type === 'httpApi') {
-        const http = httpApiEvent(value, where, valueLoc, warnings);
+        const { event: http, undeclared: name } = httpApiEvent(value, where, valueLoc, warnings, authorizers);
+        if (name !== undefined) {
+          const list = undeclared.get(fn) ?? [];
+          list.push({ path: where, loc: valueLoc, name });
+          undeclared.set(fn, list);
+        }
         const routeKey = http.httpApi.path === '*' ? '$default' : `${http.httpApi.method} ${http.httpApi.path}`;
         const other = routes.get(routeKey);
         if (other) fail(`${where}: route '${routeKey}' is already taken by ${other}`, valueLoc);

@@ -5,6 +5,7 @@ import { readConfigFile } from './config-file.js';
 import { readDotenv } from './dotenv.js';
 import { fail, keyLocOf, type Loc, locOf } from './errors.js';
 import { buildFunctions, eventBuckets, readFunctionDrafts } from './functions.js';
+import { readHttpApiAuthorizers } from './http-api.js';
 import { evaluate } from './intrinsics.js';
 import type { BucketModel, LoadOptions, ServiceModel } from './model.js';
 import { eventBucketLogicalId, type Place } from './naming.js';
@@ -83,14 +84,12 @@ function checkPlugins(config: Obj, loc: Loc | undefined, warnings: string[]): vo
   }
 }
 
-/** The local HTTP API speaks payload 2.0 and applies neither CORS nor authorizers. */
+/** The local HTTP API speaks payload 2.0 and applies no CORS (its JWT authorizers: http-api.ts). */
 function checkHttpApi(provider: Obj, warnings: string[]): void {
   if (!isObject(provider.httpApi)) return;
-  const { cors, authorizers, payload } = provider.httpApi;
+  const { cors, payload } = provider.httpApi;
   if (cors !== undefined && cors !== false)
     warnings.push('provider.httpApi.cors is not emulated by the local HTTP API');
-  if (authorizers !== undefined)
-    warnings.push('provider.httpApi.authorizers are not emulated: the local HTTP API does not authorize requests');
   if (payload !== undefined && String(payload) !== '2.0') {
     warnings.push(
       `provider.httpApi.payload ${String(payload)} is not emulated: the local HTTP API sends payload format 2.0`,
@@ -143,7 +142,12 @@ function loadSync(file: string, opts: LoadOptions): ServiceModel {
   const rawConfig = expectObject(raw, basename(abs), rootLoc);
   const region = opts.region ?? REGION;
   const accountId = opts.accountId ?? ACCOUNT_ID;
-  const place: Place = { region, accountId, endpoint: opts.endpoint ?? DEFAULT_ENDPOINT };
+  const place: Place = {
+    region,
+    accountId,
+    endpoint: opts.endpoint ?? DEFAULT_ENDPOINT,
+    ...(opts.issuerUrl !== undefined ? { issuerUrl: opts.issuerUrl } : {}),
+  };
   const options: Record<string, unknown> = { ...opts.options };
   if (opts.stage !== undefined) options.stage = opts.stage;
   if (opts.region !== undefined) options.region = opts.region;
@@ -199,6 +203,7 @@ function loadSync(file: string, opts: LoadOptions): ServiceModel {
     mappings: section.mappings,
   });
   applyResourceConditions(template);
+  const authorizers = readHttpApiAuthorizers(provider, template, place, warnings);
 
   const outputs: Record<string, string> = {};
   const model: ServiceModel = {
@@ -207,7 +212,7 @@ function loadSync(file: string, opts: LoadOptions): ServiceModel {
     region,
     accountId,
     root,
-    functions: buildFunctions(drafts, provider, template, warnings),
+    functions: buildFunctions(drafts, provider, template, warnings, authorizers),
     queues: buildQueues(template, warnings),
     buckets: buildBuckets(template, warnings),
     stateMachines: buildStateMachines(machines.drafts, template, machines.noOutput, outputs),
@@ -218,6 +223,9 @@ function loadSync(file: string, opts: LoadOptions): ServiceModel {
   for (const b of model.buckets)
     recordPlace(b, section.resources.get(b.logicalId)?.loc, `resources.Resources.${b.logicalId}`);
   addEventNotifications(model, new Map([...created].map(([id, b]) => [b.name, id])));
+  const jwtAuthorizers = [...authorizers.values()].flatMap((a) => (a.kind === 'jwt' ? [a.model] : []));
+  if (jwtAuthorizers.length > 0)
+    model.httpApi = { authorizers: Object.fromEntries(jwtAuthorizers.map((a) => [a.name, a])) };
   readOutputs(section.outputs, template, outputs);
   if (Object.keys(outputs).length > 0) model.outputs = outputs;
   return model;

@@ -24,7 +24,31 @@ export interface S3Event {
 
 export interface HttpApiEvent {
   /** `method` is upper-case or `*` (any method); `path` is `*` for the catch-all `$default` route. */
-  httpApi: { method: string; path: string };
+  httpApi: { method: string; path: string; authorizer?: RouteAuthorizer };
+}
+
+/** A route's JWT authorizer: the name of one in `ServiceModel.httpApi.authorizers`, and its scopes. */
+export interface RouteAuthorizer {
+  name: string;
+  /** The route's authorization scopes: the token's `scope` must hold one of them (else 403). */
+  scopes?: string[];
+}
+
+/** A `provider.httpApi.authorizers` entry of type jwt, as API Gateway's JWT authorizer gets it. */
+export interface JwtAuthorizerModel {
+  /** The key under `provider.httpApi.authorizers` (what routes name). */
+  name: string;
+  /** Where the token is: `$request.header.<Name>` or `$request.querystring.<name>`. */
+  identitySource: string;
+  /** The `iss` tokens must have; for the local issuer, its URL. */
+  issuerUrl: string;
+  audience: string[];
+  /**
+   * True when the issuer is the local cloud's stand-in for a Cognito user pool (the service's
+   * `AWS::Cognito::UserPool`, or its cognito-idp URL): the local HTTP API checks tokens against the
+   * local issuer's keys, wherever that runs.
+   */
+  localIssuer: boolean;
 }
 
 export type FunctionEvent = SqsEvent | S3Event | HttpApiEvent;
@@ -90,6 +114,8 @@ export interface ServiceModel {
   buckets: BucketModel[];
   stateMachines: StateMachineModel[];
   outputs?: Record<string, string>;
+  /** The HTTP API's JWT authorizers by name; set when the service declares any. */
+  httpApi?: { authorizers: Record<string, JwtAuthorizerModel> };
   /** Things in the file the local cloud does not emulate (resource types, event types...). */
   warnings: string[];
 }
@@ -105,6 +131,11 @@ export interface LoadOptions {
   accountId?: string;
   /** The local AWS endpoint, for queue URLs (default http://127.0.0.1:4566). */
   endpoint?: string;
+  /**
+   * The local issuer standing in for Cognito user pools (`Fn::GetAtt <Pool>.ProviderURL`); default
+   * the endpoint plus `/_deputy/identity`.
+   */
+  issuerUrl?: string;
   /** Other CLI options for `${opt:...}`, e.g. `{ tenant: 'acme' }`. */
   options?: Record<string, string>;
 }

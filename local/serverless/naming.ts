@@ -1,3 +1,5 @@
+import { IDENTITY_PATH } from '../identity/constants.js';
+
 /**
  * How the Serverless Framework and serverless-step-functions name things, and the local ARNs and URLs
  * those names get. Logical ids follow the framework's normalization: `-` becomes `Dash`, `_` becomes
@@ -9,6 +11,8 @@ export interface Place {
   accountId: string;
   /** The local AWS endpoint, for queue URLs. */
   endpoint: string;
+  /** The local issuer that stands in for Cognito user pools (default: the endpoint + `/_deputy/identity`). */
+  issuerUrl?: string;
 }
 
 /** What an ARN needs of a place. */
@@ -78,6 +82,15 @@ export function bucketArn(bucketName: string): string {
 
 export function stateMachineArn(p: ArnPlace, name: string): string {
   return `arn:aws:states:${p.region}:${p.accountId}:stateMachine:${name}`;
+}
+
+/** The local issuer's URL: what `Fn::GetAtt <UserPool>.ProviderURL` gives (and every token's `iss`). */
+export function localIssuerUrl(p: Place): string {
+  return (p.issuerUrl ?? `${p.endpoint.replace(/\/+$/, '')}${IDENTITY_PATH}`).replace(/\/+$/, '');
+}
+
+export function userPoolArn(p: ArnPlace, poolId: string): string {
+  return `arn:aws:cognito-idp:${p.region}:${p.accountId}:userpool/${poolId}`;
 }
 
 export function roleArn(p: ArnPlace, name: string): string {

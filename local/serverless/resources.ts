@@ -29,6 +29,11 @@ export interface ResourcesSection {
 
 const EMULATED = new Set(['AWS::SQS::Queue', 'AWS::S3::Bucket', 'AWS::StepFunctions::StateMachine']);
 /**
+ * Stood in for by the local issuer (local/identity): every user pool is the local issuer, every app
+ * client its one client `deputy-local`; Ref and Fn::GetAtt give their local values (template.ts).
+ */
+const STOOD_IN = new Set(['AWS::Cognito::UserPool', 'AWS::Cognito::UserPoolClient']);
+/**
  * Accepted without a warning: permissions and log groups matter on AWS only. The local cloud does not
  * enforce IAM or resource policies (every local caller may do everything) and keeps function logs
  * itself, so leaving these out changes nothing about how the service behaves locally. Where the local
@@ -42,6 +47,8 @@ const DEPLOY_ONLY = new Set([
   'AWS::Logs::LogGroup',
   'AWS::S3::BucketPolicy',
   'AWS::SQS::QueuePolicy',
+  // The local issuer takes its users' roles (groups) from its users file, not from the stack.
+  'AWS::Cognito::UserPoolGroup',
 ]);
 
 export function readResources(section: unknown, loc: Loc | undefined, warnings: string[]): ResourcesSection {
@@ -61,7 +68,7 @@ export function readResources(section: unknown, loc: Loc | undefined, warnings: 
       if (def.Condition !== undefined)
         entry.condition = expectString(def.Condition, `${id}.Condition`, locOf(def, 'Condition', at));
       out.resources.set(id, entry);
-      if (!EMULATED.has(type) && !DEPLOY_ONLY.has(type))
+      if (!EMULATED.has(type) && !STOOD_IN.has(type) && !DEPLOY_ONLY.has(type))
         warnings.push(`resources.Resources.${id} (${type}) is not emulated by the local cloud`);
     }
     for (const key of ['Outputs', 'Conditions', 'Mappings'] as const) {

@@ -1,14 +1,17 @@
+import { LOCAL_CLIENT_ID, localUserPoolId } from '../identity/constants.js';
 import { fail, type Loc, locOf } from './errors.js';
 import { evaluate, evaluateCondition, type IntrinsicScope } from './intrinsics.js';
 import {
   bucketArn,
   generatedName,
   lambdaArn,
+  localIssuerUrl,
   type Place,
   queueArn,
   queueUrl,
   roleArn,
   stateMachineArn,
+  userPoolArn,
 } from './naming.js';
 import { isObject, type Obj } from './shape.js';
 
@@ -161,6 +164,11 @@ export class Template implements IntrinsicScope {
       case 'AWS::S3::Bucket':
       case 'AWS::IAM::Role':
         return this.nameOf(logicalId, loc);
+      // Every user pool and app client is stood in for by the local issuer and its one client.
+      case 'AWS::Cognito::UserPool':
+        return this.userPoolId();
+      case 'AWS::Cognito::UserPoolClient':
+        return LOCAL_CLIENT_ID;
     }
     fail(`${how}: ${entry.type} is not emulated by the local cloud`, loc);
   }
@@ -196,6 +204,10 @@ export class Template implements IntrinsicScope {
         return attribute === 'Arn'
           ? roleArn(this.input.place, this.nameOf(logicalId, loc))
           : unsupported('a role', 'Arn');
+      case 'AWS::Cognito::UserPool':
+        return this.userPoolAtt(attribute, unsupported);
+      case 'AWS::Cognito::UserPoolClient':
+        return attribute === 'ClientId' ? LOCAL_CLIENT_ID : unsupported('a user pool client', 'ClientId');
     }
     fail(`${how}: ${entry.type} is not emulated by the local cloud`, loc);
   }
@@ -211,6 +223,21 @@ export class Template implements IntrinsicScope {
     if (attribute === 'Arn') return stateMachineArn(this.input.place, name);
     if (attribute === 'Name') return name;
     return unsupported('a state machine', 'Arn, Name');
+  }
+
+  private userPoolId(): string {
+    return localUserPoolId(this.region);
+  }
+
+  /** A user pool's attributes, as the local issuer that stands in for it has them. */
+  private userPoolAtt(attribute: string, unsupported: (t: string, s: string) => never): string {
+    const issuer = localIssuerUrl(this.input.place);
+    if (attribute === 'ProviderURL') return issuer;
+    // Cognito's ProviderName is the ProviderURL without its scheme.
+    if (attribute === 'ProviderName') return issuer.replace(/^[a-z]+:\/\//, '');
+    if (attribute === 'Arn') return userPoolArn(this.input.place, this.userPoolId());
+    if (attribute === 'UserPoolId') return this.userPoolId();
+    return unsupported('a user pool (the local issuer)', 'Arn, ProviderName, ProviderURL, UserPoolId');
   }
 
   private lambdaRoleName(): string {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateDefinition } from '../sfn/asl/validate.js';
 import { formatLoc } from './errors.js';
+import { undeclaredAuthorizers } from './functions.js';
 import type { FunctionModel, ServiceModel, StateMachineModel } from './model.js';
 import { functionNameFromArn, queueArn, stateMachineArn } from './naming.js';
 import { placeOf } from './places.js';
@@ -208,6 +209,15 @@ function checkStateMachine(sm: StateMachineModel, model: ServiceModel, problems:
   }
 }
 
+/** A route naming an authorizer the service does not declare: the framework refuses to package it. */
+function checkAuthorizers(fn: FunctionModel, problems: string[]): void {
+  for (const { path, loc, name } of undeclaredAuthorizers(fn)) {
+    problems.push(
+      `${loc ? `${formatLoc(loc)}: ` : ''}${path}.authorizer: '${name}' is not in provider.httpApi.authorizers (the framework refuses: "Event references not configured authorizer '${name}'")`,
+    );
+  }
+}
+
 function checkUnique(kind: string, names: string[], problems: string[]): void {
   const seen = new Set<string>();
   for (const name of names) {
@@ -240,6 +250,7 @@ export function validateService(model: ServiceModel): string[] {
     problems,
   );
   for (const fn of model.functions) checkFunction(fn, model, problems);
+  for (const fn of model.functions) checkAuthorizers(fn, problems);
   checkQueues(model, problems);
   checkBuckets(model, problems);
   for (const sm of model.stateMachines) checkStateMachine(sm, model, problems);

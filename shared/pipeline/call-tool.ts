@@ -1,3 +1,4 @@
+import { approvalKeys } from '../approvals/records.js';
 import { type TaskState, taskKeys } from '../contracts.js';
 import { ApprovalMissing, DeputyError, StoreUnavailable, ToolUnavailable } from '../errors.js';
 import type { ToolContext } from '../tools/types.js';
@@ -44,6 +45,21 @@ export async function callTool(deps: PipelineDeps, state: TaskState, signal?: Ab
   }
   if (call.sensitive || tool.sensitive) {
     const outcome = state.approval as { Error?: string; outcome?: string; reason?: string } | undefined;
+    if (outcome?.Error === 'States.Timeout' && call.approval?.onTimeout.action === 'escalate' && !call.round) {
+      // The policy escalates: the call is planned again (Plan sees the marker) and waits for these roles.
+      const to = call.approval.onTimeout;
+      await deps.store.putJson(
+        approvalKeys.escalation(approvalIdOf(call)),
+        {
+          schemaVersion: 1,
+          at: new Date(deps.now()).toISOString(),
+          to: { roles: to.roles, quorum: 1, timeoutSeconds: to.timeoutSeconds, onTimeout: { action: 'reject' } },
+        },
+        { ifAbsent: true },
+      );
+      const { next: _n, approval: _a, ...rest } = state;
+      return rest;
+    }
     if (outcome?.Error === 'States.Timeout') {
       await record({
         ok: false,
@@ -65,6 +81,11 @@ export async function callTool(deps: PipelineDeps, state: TaskState, signal?: Ab
       return done(true);
     }
     // Defence in depth: the decision must approve exactly these arguments, whatever the token said.
+    if (deps.policy && decision?.policyVersion && decision.policyVersion !== deps.policy.version) {
+      throw new ApprovalMissing(
+        `the policies changed since approval ${approvalId} was given (${decision.policyVersion.slice(0, 12)} -> ${deps.policy.version.slice(0, 12)}): it no longer applies`,
+      );
+    }
     if (decision?.outcome !== 'approved' || decision.argsHash !== call.argsHash || argsHash(args) !== call.argsHash) {
       throw new ApprovalMissing(
         `'${call.tool}' is sensitive and there is no approved decision for these exact arguments (approval ${approvalId})`,

@@ -1,5 +1,6 @@
 import type { Agent } from '../agents/schema.js';
 import type { ChatModel } from '../model/types.js';
+import type { PolicyEngine } from '../policy/types.js';
 import type { ObjectStore } from '../stores/objects.js';
 import type { BoundTool, ToolClients } from '../tools/types.js';
 
@@ -10,6 +11,8 @@ export interface PipelineDeps {
   /** The results bucket the agents' results go to. */
   results: ObjectStore;
   agents: Map<string, Agent>;
+  /** Cedar decides every tool call; without it (tests of the loop alone) sensitivity decides. */
+  policy?: PolicyEngine;
   toolsFor(agent: Agent): Map<string, BoundTool>;
   modelFor(agent: Agent): ChatModel;
   /** The AWS clients tools use (only the tool-running step has them). */

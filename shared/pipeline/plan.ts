@@ -1,5 +1,7 @@
 import type { ChatCompletionMessageToolCall } from 'openai/resources/chat/completions';
 import type { Agent } from '../agents/schema.js';
+import { approvalKeys } from '../approvals/records.js';
+import type { ApprovalRequirement } from '../approvals/types.js';
 import {
   firstState,
   type NextAction,
@@ -13,8 +15,9 @@ import { BudgetExceeded, InvalidEvent, ModelMisbehaved } from '../errors.js';
 import { costUsd, priceOf } from '../model/prices.js';
 import type { ChatMessage, ModelResponse } from '../model/types.js';
 import type { BoundTool } from '../tools/types.js';
+import { authorize, untrustedPointers, untrustedTexts } from './authorize.js';
 import { agentOf, type PipelineDeps, type StoredToolResult } from './deps.js';
-import { argsHash } from './ids.js';
+import { approvalIdFor, argsHash } from './ids.js';
 import { initialMessages, type Transcript, toolMessageContent } from './transcript.js';
 
 /** The Plan step's payload: the state (or, on the first step, the execution input) and the start time. */
@@ -98,7 +101,8 @@ export async function plan(deps: PipelineDeps, payload: PlanPayload): Promise<Ta
     // 4. Tool calls: the first valid one without a result goes to Route; invalid ones get an error result.
     for (const tc of calls) {
       if (state.resolved.includes(tc.id)) continue;
-      const check = checkCall(agent, tools, state, k, tc, deps.store.bucket);
+      transcript ??= await loadTranscript(deps, state);
+      const check = await checkCall(deps, agent, tools, state, k, tc, transcript.messages);
       if (check.ok) {
         await deps.store.putJson(check.call.ref.key, {
           schemaVersion: 1,
@@ -143,14 +147,15 @@ function functionOf(tc: ChatCompletionMessageToolCall): { name: string; argument
   return 'function' in tc && tc.function ? tc.function : { name: '', arguments: '' };
 }
 
-function checkCall(
+async function checkCall(
+  deps: PipelineDeps,
   agent: Agent,
   tools: Map<string, BoundTool>,
   state: TaskState,
   step: number,
   tc: ChatCompletionMessageToolCall,
-  bucket: string,
-): CallCheck {
+  messages: ChatMessage[],
+): Promise<CallCheck> {
   const fn = functionOf(tc);
   const tool = tools.get(fn.name);
   if (!tool) {
@@ -179,17 +184,42 @@ function checkCall(
     };
   }
   const taskId = state.task.taskId;
+  const idempotencyKey = `${taskId}#${step}#${tc.id}`;
+  const record = args as Record<string, unknown>;
+  const untrusted = untrustedPointers(record, untrustedTexts(state.task, messages, tools));
+  // A first round that timed out and escalated leaves a marker: this call now waits for the escalation.
+  const escalation = await deps.store.getJson<{ to: ApprovalRequirement }>(
+    approvalKeys.escalation(approvalIdFor(idempotencyKey)),
+  );
+  const auth = authorize(deps.policy, agent, tool, state, record, untrusted, escalation?.to);
+  await deps.store.putJson(taskKeys.decision(taskId, step, tc.id), {
+    schemaVersion: 1,
+    callId: tc.id,
+    tool: tool.name,
+    argsHash: argsHash(args),
+    untrusted,
+    ...(auth.verdict === 'deny'
+      ? { decision: 'deny', reason: auth.reason, policies: auth.policies, policyVersion: auth.version }
+      : {
+          decision: auth.fields.approval ? 'approval' : 'allow',
+          ...(auth.fields.policy ?? {}),
+          ...(auth.fields.approval ? { approval: auth.fields.approval } : {}),
+        }),
+  });
+  if (auth.verdict === 'deny') {
+    const which = auth.policies.length > 0 ? ` (${auth.policies.join(', ')})` : '';
+    return { ok: false, error: 'PolicyDenied', message: `policy denies this call${which}: ${auth.reason}` };
+  }
   return {
     ok: true,
     args,
     call: {
       id: tc.id,
       tool: tool.name,
-      ref: { bucket, key: taskKeys.call(taskId, step, tc.id) },
+      ref: { bucket: deps.store.bucket, key: taskKeys.call(taskId, step, tc.id) },
       argsHash: argsHash(args),
-      sensitive: tool.sensitive,
-      approvalTimeoutSeconds: agent.approval.timeoutSeconds,
-      idempotencyKey: `${taskId}#${step}#${tc.id}`,
+      idempotencyKey,
+      ...auth.fields,
     },
   };
 }

@@ -74,7 +74,7 @@ const missing = (what: string) => () => {
 
 /** The pipeline's dependencies; a step that runs tools or calls the model passes those parts in. */
 export function pipelineDeps(
-  parts: Partial<Pick<PipelineDeps, 'toolsFor' | 'modelFor' | 'clients'>> = {},
+  parts: Partial<Pick<PipelineDeps, 'toolsFor' | 'modelFor' | 'clients' | 'policy'>> = {},
   env: NodeJS.ProcessEnv = process.env,
 ): PipelineDeps {
   const cfg = readEnv(['TASKS_BUCKET', 'RESULTS_BUCKET', 'RESOURCE_PREFIX'], env);
@@ -85,6 +85,7 @@ export function pipelineDeps(
     toolsFor: parts.toolsFor ?? missing('tools'),
     modelFor: parts.modelFor ?? missing('a model client'),
     ...(parts.clients ? { clients: parts.clients } : {}),
+    ...(parts.policy ? { policy: parts.policy } : {}),
     send: queueSender(sqsClient(), cfg.RESOURCE_PREFIX),
     ...(env.APPROVALS_QUEUE_URL ? { approvalsQueueUrl: env.APPROVALS_QUEUE_URL } : {}),
     now: () => Date.now(),

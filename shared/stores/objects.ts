@@ -60,7 +60,11 @@ export function s3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
       try {
         do {
           const r = await s3.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: prefix,
+              ...(token ? { ContinuationToken: token } : {}),
+            }),
           );
           for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key);
           token = r.IsTruncated ? r.NextContinuationToken : undefined;

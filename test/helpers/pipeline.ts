@@ -38,6 +38,12 @@ export interface PipelineOptions {
 /** Deputy's own serverless.yml running on an in-process local cloud, with SDK clients and helpers. */
 export interface Pipeline {
   url: string;
+  /** The local cloud's data directory (the local issuer's key is in identity/). */
+  dataDir: string;
+  /** The HTTP API (operators' API and console). */
+  httpUrl: string;
+  /** A token of a user of local/identity/users.yaml, from the local issuer. */
+  tokenFor(username: string): Promise<string>;
   cloud: LocalCloud;
   s3: S3Client;
   sqs: SQSClient;
@@ -86,8 +92,10 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
   const service = await loadService(join(ROOT, 'serverless.yml'), { stage: 'dev', env, endpoint: url });
   const cloud = await startLocalCloud({
     port,
+    httpPort: await freePort(),
     dataDir,
     service,
+    identity: { usersFile: join(ROOT, 'local', 'identity', 'users.yaml') },
     ...(opts.modelUrl ? {} : { recordings: join(ROOT, 'agents', 'recordings') }),
     log: () => undefined,
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
@@ -101,6 +109,18 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
 
   const p: Pipeline = {
     url,
+    dataDir,
+    httpUrl: cloud.httpUrl ?? '',
+    async tokenFor(username) {
+      const r = await fetch(`${url}/_deputy/identity/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username }),
+      });
+      const body = (await r.json()) as { id_token?: string };
+      if (!body.id_token) throw new Error(`no token for ${username}: ${JSON.stringify(body)}`);
+      return body.id_token;
+    },
     cloud,
     s3,
     sqs,

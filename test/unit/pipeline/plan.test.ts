@@ -79,6 +79,7 @@ describe('plan: the first step', () => {
         sensitive: false,
         approvalTimeoutSeconds: 24 * 3600,
         idempotencyKey: `${TASK_ID}#0#call_a`,
+        untrusted: [],
       },
     });
     expect(h.store.peek(taskKeys.call(TASK_ID, 0, 'call_a'))).toEqual({

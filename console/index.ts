@@ -1,0 +1,20 @@
+/**
+ * The operators' web console: pure render functions returning whole HTML documents. The HTTP API
+ * handler routes to them and serves each with {@link CONSOLE_HEADERS} (its CSP lets only the console's
+ * own inline style and script run).
+ */
+export { formatIdentity, formatTimeLeft, summarizeArgs } from './format.js';
+export { escapeHtml, Html, html, raw } from './html.js';
+export { CONSOLE_CSP, CONSOLE_HEADERS, renderPage } from './layout.js';
+export { type ApprovalPageInput, renderApproval } from './pages/approval.js';
+export { renderError } from './pages/error.js';
+export {
+  filterApprovals,
+  type InboxFilters,
+  type InboxInput,
+  parseStatusFilter,
+  renderInbox,
+  STATUS_FILTERS,
+  type StatusFilter,
+} from './pages/inbox.js';
+export { type LocalUser, type LoginInput, renderLogin } from './pages/login.js';
