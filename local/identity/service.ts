@@ -75,11 +75,10 @@ function oauthError(status: number, error: string, description: string): LocalRe
   return json(status, { error, error_description: description }, { 'cache-control': 'no-store' });
 }
 
+/** `{"username": "..."}`, or a form's `username=...` (whatever the content type says: curl -d sends JSON as a form). */
 function requestedUsername(req: LocalRequest): string | undefined {
-  const text = req.body.toString('utf8');
-  if ((req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-    return new URLSearchParams(text).get('username') ?? undefined;
-  }
+  const text = req.body.toString('utf8').trim();
+  if (!text.startsWith('{')) return new URLSearchParams(text).get('username') ?? undefined;
   let body: unknown;
   try {
     body = JSON.parse(text);

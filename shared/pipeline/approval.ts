@@ -101,15 +101,24 @@ export async function requestApproval(
       ? ((await deps.store.getJson<ApprovalRequest>(taskKeys.approval(approvalId))) ?? request)
       : request;
   await deps.store.putJson(taskKeys.approvalToken(approvalId), { schemaVersion: 1, approvalId, taskToken });
-  if (deps.approvalsQueueUrl) {
-    await deps.send(deps.approvalsQueueUrl, {
-      schemaVersion: 1,
-      type: 'deputy.approval.requested',
-      approvalId,
-      taskId: first.taskId,
-      agent: first.agent,
-      tool: first.tool,
-      deadline: first.deadline,
+  const notice = {
+    schemaVersion: 1,
+    type: 'deputy.approval.requested',
+    approvalId,
+    taskId: first.taskId,
+    agent: first.agent,
+    tool: first.tool,
+    requiredRoles: first.requiredRoles,
+    quorum: first.quorum,
+    deadline: first.deadline,
+  };
+  if (deps.approvalsQueueUrl) await deps.send(deps.approvalsQueueUrl, notice);
+  if (deps.notifyWebhook) {
+    // The queue is the durable channel; a webhook that is down must not hold the task.
+    await deps.notifyWebhook(notice).catch((e: unknown) => {
+      console.error(
+        JSON.stringify({ level: 'warn', msg: 'approval webhook failed', approvalId, error: (e as Error).message }),
+      );
     });
   }
   return { approvalId };

@@ -20,6 +20,8 @@ export interface PipelineDeps {
   /** Sends a message to a queue given by name (without the resource prefix) or URL. */
   send(queue: string, body: unknown, opts?: { dedupeId?: string; groupId?: string }): Promise<void>;
   approvalsQueueUrl?: string;
+  /** Optional: also POSTs each approval notice (no token, no arguments) to this webhook; best effort. */
+  notifyWebhook?: (notice: unknown) => Promise<void>;
   now(): number;
 }
 

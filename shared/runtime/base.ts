@@ -88,6 +88,19 @@ export function pipelineDeps(
     ...(parts.policy ? { policy: parts.policy } : {}),
     send: queueSender(sqsClient(), cfg.RESOURCE_PREFIX),
     ...(env.APPROVALS_QUEUE_URL ? { approvalsQueueUrl: env.APPROVALS_QUEUE_URL } : {}),
+    ...(env.APPROVALS_WEBHOOK_URL ? { notifyWebhook: webhook(env.APPROVALS_WEBHOOK_URL) } : {}),
     now: () => Date.now(),
+  };
+}
+
+function webhook(url: string): (notice: unknown) => Promise<void> {
+  return async (notice) => {
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(notice),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!r.ok) throw new Error(`the webhook answered ${r.status}`);
   };
 }

@@ -151,6 +151,11 @@ describe('the identity service', () => {
       request('POST', '/_deputy/identity/token', 'username=dave', 'application/x-www-form-urlencoded'),
     );
     expect(form.status).toBe(200);
+    // `curl -d '{"username":"bob"}'` sends JSON as a form
+    const curl = await identity.handle(
+      request('POST', '/_deputy/identity/token', { username: 'bob' }, 'application/x-www-form-urlencoded'),
+    );
+    expect(curl.status).toBe(200);
 
     const unknown = await identity.handle(request('POST', '/_deputy/identity/token', { username: 'mallory' }));
     expect(unknown.status).toBe(400);

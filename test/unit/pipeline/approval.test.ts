@@ -91,6 +91,8 @@ describe('requestApproval', () => {
           taskId: TASK_ID,
           agent: 'demo',
           tool: 'pay',
+          requiredRoles: [],
+          quorum: 1,
           deadline: new Date(T0 + 3600 * 1000).toISOString(),
         },
         opts: undefined,
