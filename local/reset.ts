@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
  */
 const dataDir = resolve(process.env.DEPUTY_DATA_DIR || '.deputy');
 const port = Number(process.env.DEPUTY_PORT || 4566);
-const OURS = new Set(['sfn', 'sqs', 's3', 'lambda', 'deploy', '.lock']);
+const OURS = new Set(['sfn', 'sqs', 's3', 'lambda', 'deploy', 'identity', '.lock']);
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(

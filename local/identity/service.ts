@@ -19,6 +19,7 @@ import { readUsers, shownPath } from './users.js';
  *
  *   GET  /_deputy/identity/.well-known/openid-configuration   discovery (issuer, jwks_uri, token_endpoint)
  *   GET  /_deputy/identity/.well-known/jwks.json              the public key, where Cognito publishes its own
+ *   GET  /_deputy/identity/users                              the users (for the console's local sign-in page)
  *   POST /_deputy/identity/token  {"username": "anna"}        {id_token, access_token, token_type, expires_in}
  *
  * The RSA key is made on first start and kept in `<dataDir>/identity/key.pem`, so tokens survive
@@ -70,9 +71,12 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   return { status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-/** Errors shaped as OAuth 2.0 token endpoint errors (RFC 6749 section 5.2). */
+/**
+ * Errors shaped as OAuth 2.0 token endpoint errors (RFC 6749 section 5.2), plus `message` (the
+ * description again) for clients that show API Gateway-style `{"message"}` errors.
+ */
 function oauthError(status: number, error: string, description: string): LocalResponse {
-  return json(status, { error, error_description: description }, { 'cache-control': 'no-store' });
+  return json(status, { error, error_description: description, message: description }, { 'cache-control': 'no-store' });
 }
 
 /** `{"username": "..."}`, or a form's `username=...` (whatever the content type says: curl -d sends JSON as a form). */
@@ -187,10 +191,17 @@ export function createIdentityService(opts: IdentityServiceOptions): IdentitySer
           return only('GET', () => json(200, { keys: [key.jwk] }));
         case '/token':
           return only('POST', () => token(req));
+        case '/users':
+          // For the console's local sign-in page: who can sign in (no secrets here: there are none).
+          return only('GET', () =>
+            json(200, {
+              users: currentUsers().map((u) => ({ username: u.username, tenant: u.tenant, roles: [...u.roles] })),
+            }),
+          );
       }
       return json(404, {
         error: 'not_found',
-        error_description: `the local issuer has ${base}/.well-known/openid-configuration, ${base}/.well-known/jwks.json and POST ${base}/token`,
+        error_description: `the local issuer has ${base}/.well-known/openid-configuration, ${base}/.well-known/jwks.json ${base}/users and POST ${base}/token`,
       });
     },
     async close() {},

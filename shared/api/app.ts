@@ -213,7 +213,7 @@ async function consoleRoute(
   }
   const csrf = jar.get(CSRF) ?? '';
   const now = deps.now();
-  if (method === 'GET' && path === '/console') {
+  if (method === 'GET' && (path === '/console' || path === '/console/approvals')) {
     const q = event.queryStringParameters ?? {};
     const filters = {
       status: parseStatusFilter(q.status),

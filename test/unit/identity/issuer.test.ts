@@ -159,11 +159,13 @@ describe('the identity service', () => {
 
     const unknown = await identity.handle(request('POST', '/_deputy/identity/token', { username: 'mallory' }));
     expect(unknown.status).toBe(400);
-    expect(JSON.parse(String(unknown.body))).toEqual({
+    const refusal = JSON.parse(String(unknown.body));
+    expect(refusal).toEqual({
       error: 'invalid_grant',
       error_description: expect.stringMatching(
         /no user 'mallory' in .*users\.yaml \(known users: anna, bob, carol, dave, cust-42, gina\)/,
       ),
+      message: refusal.error_description,
     });
     expect((await identity.handle(request('POST', '/_deputy/identity/token', 'not json'))).status).toBe(400);
     expect((await identity.handle(request('GET', '/_deputy/identity/token'))).status).toBe(405);
