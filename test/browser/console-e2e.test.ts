@@ -54,11 +54,11 @@ describe('the console on the local cloud', () => {
 
     const row = page.locator(`[data-testid="approval-row"][data-approval-id="${gate.approvalId}"]`);
     await expect(row.count()).resolves.toBe(1);
-    expect(await row.locator('[data-testid="summary"]').innerText()).toMatch(/A-1001/);
+    expect(await row.locator('[data-testid="summary"]').textContent()).toMatch(/A-1001/);
     await row.locator('[data-testid="approval-link"]').click();
     await page.waitForURL(new RegExp(`/console/approvals/${gate.approvalId}$`));
 
-    const body = await page.locator('body').innerText();
+    const body = await page.locator('body').textContent();
     expect(body).toMatch(/issue_refund/);
     expect(body).toMatch(/49\.9/);
     // The order id was copied from the customer's message: marked as untrusted.
@@ -67,7 +67,7 @@ describe('the console on the local cloud', () => {
     );
     await page.locator('[data-testid="approve"]').click();
     await page.waitForURL(/done=approve/);
-    expect(await page.locator('[data-testid="message"]').innerText()).toMatch(/approval is recorded/);
+    expect(await page.locator('[data-testid="message"]').textContent()).toMatch(/approval is recorded/);
 
     const end = await waitFor('the task to finish', async () => {
       const d = await p.describe(taskId);

@@ -121,7 +121,7 @@ describe('vote: the approval matrix', () => {
 
   it('refuses unknown and forged ids', async () => {
     const { deps } = setup();
-    for (const id of ['ap-aaaaaaaaaaaaaaaaaaaaaaaaaa', '../../etc/passwd', 'ap-' + 'A'.repeat(26), '']) {
+    for (const id of ['ap-aaaaaaaaaaaaaaaaaaaaaaaaaa', '../../etc/passwd', `ap-${'A'.repeat(26)}`, '']) {
       const e = await refused(vote(deps, { approvalId: id, identity: anna, outcome: 'approve', argsHash: HASH }));
       expect(e.status).toBe(404);
     }
