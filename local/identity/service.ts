@@ -11,6 +11,7 @@ import {
   loadOrCreateKey,
   TOKEN_TTL_SECONDS,
 } from './issuer.js';
+import { createOAuth } from './oauth.js';
 import { readUsers, shownPath } from './users.js';
 
 /**
@@ -19,7 +20,8 @@ import { readUsers, shownPath } from './users.js';
  *
  *   GET  /_deputy/identity/.well-known/openid-configuration   discovery (issuer, jwks_uri, token_endpoint)
  *   GET  /_deputy/identity/.well-known/jwks.json              the public key, where Cognito publishes its own
- *   GET  /_deputy/identity/users                              the users (for the console's local sign-in page)
+ *   GET  /_deputy/identity/users                              the users
+ *   GET|POST /_deputy/identity/oauth2/authorize, POST /oauth2/token   Cognito's hosted-UI code flow (PKCE), local
  *   POST /_deputy/identity/token  {"username": "anna"}        {id_token, access_token, token_type, expires_in}
  *
  * The RSA key is made on first start and kept in `<dataDir>/identity/key.pem`, so tokens survive
@@ -171,6 +173,8 @@ export function createIdentityService(opts: IdentityServiceOptions): IdentitySer
     }
   }
 
+  const oauth = createOAuth({ clientId: LOCAL_CLIENT_ID, users: () => currentUsers(), tokens });
+
   return {
     name: 'identity',
     issuer,
@@ -191,6 +195,12 @@ export function createIdentityService(opts: IdentityServiceOptions): IdentitySer
           return only('GET', () => json(200, { keys: [key.jwk] }));
         case '/token':
           return only('POST', () => token(req));
+        case '/oauth2/authorize':
+          return method === 'GET' || method === 'POST'
+            ? oauth.authorize(req)
+            : json(405, { error: 'method_not_allowed', error_description: 'use GET or POST' }, { allow: 'GET, POST' });
+        case '/oauth2/token':
+          return only('POST', () => oauth.exchange(req));
         case '/users':
           // For the console's local sign-in page: who can sign in (no secrets here: there are none).
           return only('GET', () =>

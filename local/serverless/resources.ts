@@ -32,7 +32,7 @@ const EMULATED = new Set(['AWS::SQS::Queue', 'AWS::S3::Bucket', 'AWS::StepFuncti
  * Stood in for by the local issuer (local/identity): every user pool is the local issuer, every app
  * client its one client `deputy-local`; Ref and Fn::GetAtt give their local values (template.ts).
  */
-const STOOD_IN = new Set(['AWS::Cognito::UserPool', 'AWS::Cognito::UserPoolClient']);
+const STOOD_IN = new Set(['AWS::Cognito::UserPool', 'AWS::Cognito::UserPoolClient', 'AWS::Cognito::UserPoolDomain']);
 /**
  * Accepted without a warning: permissions and log groups matter on AWS only. The local cloud does not
  * enforce IAM or resource policies (every local caller may do everything) and keeps function logs

@@ -169,6 +169,9 @@ export class Template implements IntrinsicScope {
         return this.userPoolId();
       case 'AWS::Cognito::UserPoolClient':
         return LOCAL_CLIENT_ID;
+      // The hosted UI's domain: locally the local issuer serves the same /oauth2 paths itself.
+      case 'AWS::Cognito::UserPoolDomain':
+        return 'deputy-local';
     }
     fail(`${how}: ${entry.type} is not emulated by the local cloud`, loc);
   }

@@ -1,13 +1,6 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import {
-  CONSOLE_HEADERS,
-  type LocalUser,
-  renderApproval,
-  renderError,
-  renderInbox,
-  renderLogin,
-} from '../../console/index.js';
+import { CONSOLE_HEADERS, renderApproval, renderError, renderInbox } from '../../console/index.js';
 import { parseStatusFilter } from '../../console/pages/inbox.js';
 import { type DecideDeps, vote, whyNotDecide } from '../approvals/decide.js';
 import { ApprovalRefused } from '../approvals/errors.js';
@@ -24,18 +17,24 @@ import { DeputyError } from '../errors.js';
  *   GET  /approvals[?status=&agent=&tool=&taskId=]    GET  /approvals/{id}
  *   POST /approvals/{id}/approve {argsHash, comment?}  POST /approvals/{id}/reject {argsHash, reason}
  *   GET  /console[?status=&agent=&tool=]               GET  /console/approvals/{id}
- *   POST /console/approvals/{id}/approve|reject (form) GET|POST /console/login (local only), GET /console/logout
+ *   POST /console/approvals/{id}/approve|reject (form) GET /console/login, /console/callback (OAuth code + PKCE), /console/logout
  */
 export interface ApiDeps extends DecideDeps {
   /** Verifies a JWT and returns who it names; throws an error named `Unauthenticated` otherwise. */
   authenticate(token: string): Promise<Identity>;
-  /** The local cloud's sign-in (no password); absent on AWS. */
-  localSignIn?: { users(): Promise<LocalUser[]>; token(username: string): Promise<string> };
+  /**
+   * How the console signs people in: the OAuth 2.0 authorization code flow with PKCE against Cognito's
+   * hosted UI on AWS, or the local issuer's stand-in (same paths) on the local cloud.
+   */
+  oauth?: { authorizeUrl: string; tokenUrl: string; clientId: string };
 }
 
 type Response = APIGatewayProxyStructuredResultV2;
 const SESSION = 'deputy_session';
 const CSRF = 'deputy_csrf';
+const OAUTH = 'deputy_oauth';
+// Lax, not Strict: the sign-in comes back from the identity provider's site, a cross-site navigation.
+const COOKIE = 'Path=/; HttpOnly; Secure; SameSite=Lax';
 
 function json(status: number, body: unknown): Response {
   return { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
@@ -176,6 +175,70 @@ async function apiRoute(deps: ApiDeps, event: APIGatewayProxyEventV2, method: st
   throw new ApprovalRefused(404, 'NotFound', `no route ${method} ${path}`);
 }
 
+/** Where the console is, as the browser sees it (for the OAuth redirect URI). */
+function origin(event: APIGatewayProxyEventV2): string {
+  const host = header(event, 'host') ?? event.requestContext?.domainName ?? 'localhost';
+  const proto = header(event, 'x-forwarded-proto') ?? (/^(127\.|localhost|\[::1\])/.test(host) ? 'http' : 'https');
+  return `${proto}://${host}`;
+}
+
+/** Local HTTP is not HTTPS: the browser would drop a `Secure` cookie there. */
+function cookieAttrs(event: APIGatewayProxyEventV2): string {
+  return origin(event).startsWith('https:') ? COOKIE : COOKIE.replace('; Secure', '');
+}
+
+/** Starts a sign-in: a state and a PKCE verifier in a short-lived cookie, then the identity provider. */
+function signIn(deps: ApiDeps, event: APIGatewayProxyEventV2): Response {
+  if (!deps.oauth) return page(401, renderError(401, 'Signing in is not configured for this console.'));
+  const state = randomBytes(18).toString('base64url');
+  const verifier = randomBytes(32).toString('base64url');
+  const url = new URL(deps.oauth.authorizeUrl);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', deps.oauth.clientId);
+  url.searchParams.set('redirect_uri', `${origin(event)}/console/callback`);
+  url.searchParams.set('scope', 'openid');
+  url.searchParams.set('state', state);
+  url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+  url.searchParams.set('code_challenge_method', 'S256');
+  return redirect(url.toString(), [`${OAUTH}=${state}.${verifier}; ${cookieAttrs(event)}; Max-Age=600`]);
+}
+
+/** The identity provider sends the browser back with a code: exchange it (with the verifier) for tokens. */
+async function callback(deps: ApiDeps, event: APIGatewayProxyEventV2, jar: Map<string, string>): Promise<Response> {
+  const q = event.queryStringParameters ?? {};
+  const [state, verifier] = (jar.get(OAUTH) ?? '').split('.');
+  if (!deps.oauth || !q.code || !state || !verifier || !sameSecret(q.state ?? '', state)) {
+    return page(
+      400,
+      renderError(400, 'The sign-in did not complete (it expired or came from elsewhere): sign in again.'),
+    );
+  }
+  const r = await fetch(deps.oauth.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      client_id: deps.oauth.clientId,
+      code: q.code,
+      redirect_uri: `${origin(event)}/console/callback`,
+      code_verifier: verifier,
+    }).toString(),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const tokens = (await r.json().catch(() => ({}))) as { id_token?: string; error_description?: string };
+  if (!r.ok || !tokens.id_token) {
+    return page(401, renderError(401, `The sign-in failed: ${tokens.error_description ?? `HTTP ${r.status}`}.`));
+  }
+  await deps.authenticate(tokens.id_token); // a token the API would refuse never becomes a session
+  const csrf = randomBytes(18).toString('base64url');
+  const attrs = cookieAttrs(event);
+  return redirect('/console', [
+    `${SESSION}=${encodeURIComponent(tokens.id_token)}; ${attrs}`,
+    `${CSRF}=${csrf}; ${attrs.replace('HttpOnly; ', '')}`,
+    `${OAUTH}=; ${attrs}; Max-Age=0`,
+  ]);
+}
+
 async function consoleRoute(
   deps: ApiDeps,
   event: APIGatewayProxyEventV2,
@@ -183,32 +246,21 @@ async function consoleRoute(
   path: string,
 ): Promise<Response> {
   const jar = cookies(event);
-  if (path === '/console/login') {
-    if (!deps.localSignIn) return page(404, renderError(404, 'Sign in through your company sign-in page.'));
-    if (method === 'POST') {
-      const username = formOf(event).get('username') ?? '';
-      try {
-        const token = await deps.localSignIn.token(username);
-        const csrf = randomBytes(18).toString('base64url');
-        return redirect('/console', [
-          `${SESSION}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`,
-          `${CSRF}=${csrf}; Path=/; SameSite=Strict`,
-        ]);
-      } catch (e) {
-        return page(400, renderLogin({ users: await deps.localSignIn.users(), error: (e as Error).message }));
-      }
-    }
-    return page(200, renderLogin({ users: await deps.localSignIn.users() }));
-  }
+  if (path === '/console/login') return signIn(deps, event);
+  if (path === '/console/callback' && method === 'GET') return callback(deps, event, jar);
   if (path === '/console/logout') {
-    return redirect('/console/login', [`${SESSION}=; Path=/; Max-Age=0`, `${CSRF}=; Path=/; Max-Age=0`]);
+    const attrs = cookieAttrs(event);
+    return page(200, renderError(200, 'You are signed out. Open /console to sign in again.'), [
+      `${SESSION}=; ${attrs}; Max-Age=0`,
+      `${CSRF}=; ${attrs}; Max-Age=0`,
+    ]);
   }
   let identity: Identity;
   try {
     identity = await deps.authenticate(jar.get(SESSION) ?? '');
   } catch (e) {
     if (!isUnauthenticated(e)) throw e;
-    if (deps.localSignIn) return redirect('/console/login');
+    if (method === 'GET') return signIn(deps, event);
     return page(401, renderError(401, 'Your session has ended: sign in again.'));
   }
   const csrf = jar.get(CSRF) ?? '';

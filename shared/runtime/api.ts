@@ -1,5 +1,4 @@
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import type { LocalUser } from '../../console/index.js';
 import type { ApiDeps } from '../api/app.js';
 import { isTransientAwsError } from '../aws-errors.js';
 import { readEnv } from '../config.js';
@@ -21,6 +20,15 @@ export function apiDeps(env: NodeJS.ProcessEnv = process.env): ApiDeps {
   if (!issuer) throw new ConfigError('environment: JWT_ISSUER must be set (the Cognito user pool issuer URL)');
   const jwks = jwksFromIssuer(issuer);
   const sfn = new SFNClient({});
+  // The console's sign-in: Cognito's hosted UI (OAUTH_BASE_URL, its domain) or the local issuer's.
+  const oauthBase = local ?? env.OAUTH_BASE_URL;
+  const oauth = oauthBase
+    ? {
+        authorizeUrl: `${oauthBase}/oauth2/authorize`,
+        tokenUrl: `${oauthBase}/oauth2/token`,
+        clientId: local ? 'deputy-local' : audience,
+      }
+    : undefined;
   return {
     store: s3ObjectStore(s3Client(env), cfg.TASKS_BUCKET),
     now: () => Date.now(),
@@ -45,26 +53,6 @@ export function apiDeps(env: NodeJS.ProcessEnv = process.env): ApiDeps {
         throw e;
       }
     },
-    ...(local
-      ? {
-          localSignIn: {
-            async users() {
-              const r = await fetch(`${local}/users`);
-              return r.ok ? ((await r.json()) as { users: LocalUser[] }).users : [];
-            },
-            async token(username) {
-              const r = await fetch(`${local}/token`, {
-                method: 'POST',
-                headers: { 'content-type': 'application/json' },
-                body: JSON.stringify({ username }),
-              });
-              const body = (await r.json()) as { id_token?: string; message?: string; error?: string };
-              if (!r.ok || !body.id_token)
-                throw new Error(body.message ?? body.error ?? `sign-in failed (${r.status})`);
-              return body.id_token;
-            },
-          },
-        }
-      : {}),
+    ...(oauth ? { oauth } : {}),
   };
 }

@@ -47,10 +47,12 @@ describe('the console on the local cloud', () => {
 
     const page = await browser.newPage();
     await page.goto(`${p.httpUrl}/console`);
-    // Not signed in: the local sign-in page, listing the users of local/identity/users.yaml.
-    expect(new URL(page.url()).pathname).toBe('/console/login');
+    // Not signed in: off to the identity provider (here the local issuer's stand-in for Cognito's
+    // hosted UI, on the AWS port), which lists the users of local/identity/users.yaml.
+    expect(new URL(page.url()).pathname).toBe('/_deputy/identity/oauth2/authorize');
+    expect(new URL(page.url()).searchParams.get('code_challenge_method')).toBe('S256');
     await page.locator('[data-testid="login-user"]', { hasText: 'anna' }).getByRole('button').click();
-    await page.waitForURL(/\/console$/);
+    await page.waitForURL(new RegExp(`^${p.httpUrl}/console$`));
 
     const row = page.locator(`[data-testid="approval-row"][data-approval-id="${gate.approvalId}"]`);
     await expect(row.count()).resolves.toBe(1);

@@ -44,6 +44,8 @@ export interface Pipeline {
   httpUrl: string;
   /** A token of a user of local/identity/users.yaml, from the local issuer. */
   tokenFor(username: string): Promise<string>;
+  /** Signs in to the console as a browser would (code flow with PKCE); the cookies to send after. */
+  consoleCookies(username: string): Promise<string>;
   cloud: LocalCloud;
   s3: S3Client;
   sqs: SQSClient;
@@ -120,6 +122,35 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
       const body = (await r.json()) as { id_token?: string };
       if (!body.id_token) throw new Error(`no token for ${username}: ${JSON.stringify(body)}`);
       return body.id_token;
+    },
+    async consoleCookies(username) {
+      const jar = new Map<string, string>();
+      const keep = (r: Response) => {
+        for (const c of r.headers.getSetCookie()) {
+          const [pair] = c.split(';');
+          const i = pair?.indexOf('=') ?? -1;
+          if (pair && i > 0) jar.set(pair.slice(0, i), pair.slice(i + 1));
+        }
+      };
+      const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      const start = await fetch(`${p.httpUrl}/console`, { redirect: 'manual' });
+      keep(start);
+      const authorize = new URL(start.headers.get('location') ?? '');
+      const form = new URLSearchParams(authorize.searchParams);
+      form.set('username', username);
+      const back = await fetch(authorize.origin + authorize.pathname, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+        redirect: 'manual',
+      });
+      const done = await fetch(back.headers.get('location') ?? '', {
+        headers: { cookie: cookie() },
+        redirect: 'manual',
+      });
+      keep(done);
+      if (done.status !== 303) throw new Error(`console sign-in failed: ${done.status} ${await done.text()}`);
+      return cookie();
     },
     cloud,
     s3,

@@ -107,17 +107,7 @@ describe('the README walk-through: approve one refund, reject another', () => {
     const shown = await deputy('show', largeGate.approvalId);
     expect(shown.stdout).toMatch(/refunds wants to call issue_refund/);
     expect(shown.stdout).toMatch(/"amount": 129/);
-    const login = await fetch(`${p.httpUrl}/console/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'username=anna',
-      redirect: 'manual',
-    });
-    expect(login.status).toBe(303);
-    const cookie = login.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
+    const cookie = await p.consoleCookies('anna');
     const inbox = await fetch(`${p.httpUrl}/console`, { headers: { cookie } });
     const html = await inbox.text();
     expect(inbox.status).toBe(200);
