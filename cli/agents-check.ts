@@ -114,11 +114,14 @@ export function checkAgents(model: ServiceModel): AgentsCheck {
     });
   }
   problems.push(...checkRecordings(join(dir, 'recordings'), agents));
-  // The policies, validated against the schema the agents' tools generate (as at a cold start).
-  try {
-    loadPolicyEngine(join(dir, 'policies'), agents, (a) => bound(registry, a));
-  } catch (e) {
-    problems.push(...(e as Error).message.split('\n'));
+  // The policies, validated against the schema the agents' tools generate (as at a cold start); with
+  // a tool that does not bind, the schema is incomplete and the policies' errors would only be noise.
+  if (problems.length === 0) {
+    try {
+      loadPolicyEngine(join(dir, 'policies'), agents, (a) => bound(registry, a));
+    } catch (e) {
+      problems.push(...(e as Error).message.split('\n'));
+    }
   }
   return { agents: summaries, problems };
 }

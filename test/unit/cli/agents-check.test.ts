@@ -69,6 +69,13 @@ describe('deputy agents check', () => {
     expect(r.problems).toEqual([expect.stringMatching(/refunds\.yaml: a recorded call names 'issue_refundz'/)]);
   });
 
+  it('names a policy that does not fit the schema the tools generate', async () => {
+    const dir = copyService();
+    edit(join(dir, 'agents/policies/refunds.cedar'), 'decimal("100.0")', '"100"');
+    const r = checkAgents(await loadService(join(dir, 'serverless.yml'), { stage: 'dev', env: {} }));
+    expect(r.problems.join('\n')).toMatch(/refunds\.cedar/);
+  });
+
   it('reports a schema error with the file and the field', async () => {
     const dir = copyService();
     edit(join(dir, 'agents/refunds.yaml'), 'maxSteps: 6', 'maxSteps: many');
