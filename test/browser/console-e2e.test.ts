@@ -1,32 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../shared/pipeline/approval.js';
 import { taskIdFor } from '../../shared/pipeline/ids.js';
 import { type Pipeline, PREFIX, ROOT, startPipeline, waitFor } from '../helpers/pipeline.js';
+import { launchChromium } from './chromium.js';
 
 /**
  * The console end to end in Chromium: Deputy's own service on the local cloud (offline model), a
  * refund waiting at the gate, an operator who signs in, finds it in the inbox, reads it and approves.
  */
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
 let p: Pipeline;
 let browser: Browser;
 beforeAll(async () => {
   p = await startPipeline();
   await p.seedBusiness();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

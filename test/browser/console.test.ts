@@ -2,24 +2,15 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_HEADERS, renderInbox } from '../../console/index.js';
 import type { ApprovalView } from '../../shared/approvals/types.js';
 import { anna, fixtureApprovals, NOW } from '../unit/console/fixtures.js';
 import { HEADING_PROBLEMS, LOW_CONTRAST, UNLABELLED_CONTROLS } from './a11y.js';
+import { launchChromium } from './chromium.js';
 import { type ConsoleServer, startConsoleServer } from './console-server.js';
 import { compareImages, decodePng, encodePng } from './png.js';
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 const BASELINE = join(dirname(fileURLToPath(import.meta.url)), 'baselines', 'inbox.png');
 /** A pixel differs when a channel differs by more than this (0-255): anti-aliasing noise stays under it. */
@@ -42,7 +33,7 @@ const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   server = await startConsoleServer({ identity: anna, approvals, now: NOW });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {
