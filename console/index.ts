@@ -17,4 +17,3 @@ export {
   STATUS_FILTERS,
   type StatusFilter,
 } from './pages/inbox.js';
-export { type LocalUser, type LoginInput, renderLogin } from './pages/login.js';

@@ -1,13 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  CONSOLE_HEADERS,
-  parseStatusFilter,
-  renderApproval,
-  renderError,
-  renderInbox,
-  renderLogin,
-} from '../../console/index.js';
+import { CONSOLE_HEADERS, parseStatusFilter, renderApproval, renderError, renderInbox } from '../../console/index.js';
 import type { ApprovalView, Identity } from '../../shared/approvals/types.js';
 
 /** A decision form as the browser posted it. */
@@ -51,10 +44,6 @@ export async function startConsoleServer(opts: {
     const path = url.pathname;
     if (req.method === 'GET' && (path === '/' || path === '/console' || path === '/console/')) {
       res.writeHead(303, { location: '/console/approvals' }).end();
-      return;
-    }
-    if (req.method === 'GET' && path === '/console/login') {
-      send(res, 200, renderLogin({ users: [{ username: 'anna', tenant: 'acme', roles: ['refund-approver'] }] }));
       return;
     }
     if (req.method === 'GET' && path === '/console/approvals') {

@@ -9,7 +9,6 @@ import {
   renderApproval,
   renderError,
   renderInbox,
-  renderLogin,
   summarizeArgs,
 } from '../../../console/index.js';
 import type { ApprovalView } from '../../../shared/approvals/types.js';
@@ -302,23 +301,7 @@ describe('approval page', () => {
   });
 });
 
-describe('login and error pages', () => {
-  it('lists local users to sign in as, labelled as local only', () => {
-    const page = renderLogin({
-      users: [
-        { username: 'anna', tenant: 'acme', roles: ['refund-approver'] },
-        { username: '<script>x</script>', tenant: 'acme', roles: [] },
-      ],
-    });
-    expect(page).toContain('Local sign-in (no password): for the local cloud only');
-    expect(page.match(/<form method="post" action="\/console\/login"/g)).toHaveLength(2);
-    expect(page).toContain('<input type="hidden" name="username" value="anna">');
-    expect(page).toContain('Sign in as &lt;script&gt;x&lt;/script&gt;');
-    expect(scriptTags(page)).toBe(1);
-    expect(page).not.toContain('href="/console/logout"');
-    expect(byTestId(renderLogin({ users: [], error: 'no such user' }), 'error')).toEqual(['no such user']);
-  });
-
+describe('the error page', () => {
   it('renders an error with its status, escaping the message', () => {
     const page = renderError(404, 'No approval <x>', anna);
     expect(byTestId(page, 'error-title')).toEqual(['Not found ']);
