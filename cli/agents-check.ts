@@ -44,29 +44,18 @@ export function checkAgents(model: ServiceModel): AgentsCheck {
     return { agents: [], problems: (e as Error).message.split('\n') };
   }
   const registry = createToolRegistry([...builtinTools, ...projectTools]);
-  const cache = new Map<string, Map<string, BoundTool>>();
-  const bound = (r: typeof registry, a: Agent) => {
-    let m = cache.get(a.name);
-    if (!m) {
-      m = new Map();
-      a.tools.forEach((use, i) => {
-        try {
-          m?.set(use.name, r.bind(use, `${a.file}: tools[${i}]`));
-        } catch {
-          // reported below, per tool
-        }
-      });
-      cache.set(a.name, m);
-    }
-    return m;
-  };
+  // Each agent's tools, bound once: listed below and handed to the policy engine.
+  const boundTools = new Map<string, Map<string, BoundTool>>();
   const queueNames = new Set(model.queues.map((q) => q.name));
   const summaries: AgentSummary[] = [];
   for (const agent of agents.values()) {
     const tools: AgentSummary['tools'] = [];
+    const bound = new Map<string, BoundTool>();
+    boundTools.set(agent.name, bound);
     agent.tools.forEach((use, i) => {
       try {
         const t = registry.bind(use, `${agent.file}: tools[${i}]`);
+        bound.set(t.name, t);
         tools.push({ name: t.name, kind: t.kind, sensitive: t.sensitive });
       } catch (e) {
         problems.push((e as Error).message);
@@ -118,7 +107,7 @@ export function checkAgents(model: ServiceModel): AgentsCheck {
   // a tool that does not bind, the schema is incomplete and the policies' errors would only be noise.
   if (problems.length === 0) {
     try {
-      loadPolicyEngine(join(dir, 'policies'), agents, (a) => bound(registry, a));
+      loadPolicyEngine(join(dir, 'policies'), agents, (a) => boundTools.get(a.name) ?? new Map());
     } catch (e) {
       problems.push(...(e as Error).message.split('\n'));
     }

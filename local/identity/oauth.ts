@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { escapeHtml as esc } from '../../console/html.js';
 import type { LocalRequest, LocalResponse } from '../service.js';
 import type { LocalUser } from './issuer.js';
 
@@ -19,10 +20,6 @@ interface Grant {
 }
 
 const CODE_TTL_MS = 5 * 60_000;
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function html(status: number, body: string): LocalResponse {
   return {
