@@ -1,4 +1,10 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { isTransientAwsError } from '../aws-errors.js';
 import { StoreUnavailable } from '../errors.js';
 
@@ -11,8 +17,10 @@ export interface ObjectStore {
    * returns 'exists' instead of overwriting, which makes a retried write keep the first value.
    */
   putJson(key: string, value: unknown, opts?: { ifAbsent?: boolean }): Promise<'written' | 'exists'>;
-  /** Every key under a prefix, in key order. */
-  list(prefix: string): Promise<string[]>;
+  /** Every key under a prefix, in key order; with `startAfter`, only the keys after that one. */
+  list(prefix: string, opts?: { startAfter?: string }): Promise<string[]>;
+  /** Removes a key (no error when it is already gone). */
+  delete(key: string): Promise<void>;
 }
 
 function wrap(e: unknown, what: string): never {
@@ -54,7 +62,7 @@ export function s3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
         return wrap(e, `writing s3://${bucket}/${key}`);
       }
     },
-    async list(prefix) {
+    async list(prefix, opts = {}) {
       const keys: string[] = [];
       let token: string | undefined;
       try {
@@ -63,6 +71,7 @@ export function s3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
             new ListObjectsV2Command({
               Bucket: bucket,
               Prefix: prefix,
+              ...(opts.startAfter ? { StartAfter: opts.startAfter } : {}),
               ...(token ? { ContinuationToken: token } : {}),
             }),
           );
@@ -73,6 +82,13 @@ export function s3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
         return wrap(e, `listing s3://${bucket}/${prefix}`);
       }
       return keys;
+    },
+    async delete(key) {
+      try {
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (e) {
+        wrap(e, `deleting s3://${bucket}/${key}`);
+      }
     },
   };
 }

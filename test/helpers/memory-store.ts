@@ -12,6 +12,8 @@ export interface MemoryStore extends ObjectStore {
   peek<T = unknown>(key: string): T | undefined;
   /** Stores a value directly, bypassing counters and injected failures (to prepare a test). */
   seed(key: string, value: unknown): void;
+  /** Removes a key directly, bypassing counters and injected failures (to tamper in a test). */
+  remove(key: string): void;
   /** Successful writes (`'written'`) per key; a write answered `'exists'` does not count. */
   writes(key: string): number;
   /** All successful writes, over every key. */
@@ -51,9 +53,18 @@ export function memoryStore(bucket = 'test-bucket'): MemoryStore {
       totalWrites++;
       return 'written';
     },
-    async list(prefix: string): Promise<string[]> {
+    async list(prefix: string, opts: { startAfter?: string } = {}): Promise<string[]> {
       maybeFail('reads', `listing ${prefix}`);
-      return [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+      const after = opts.startAfter;
+      return [...objects.keys()].filter((k) => k.startsWith(prefix) && (after === undefined || k > after)).sort();
+    },
+    async delete(key: string): Promise<void> {
+      maybeFail('writes', `deleting ${key}`);
+      objects.delete(key);
+    },
+    /** Removes a key directly (to tamper with stored data in a test). */
+    remove(key: string): void {
+      objects.delete(key);
     },
     keys: () => [...objects.keys()].sort(),
     peek<T = unknown>(key: string): T | undefined {
