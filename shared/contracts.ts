@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ApprovalRequirement } from './approvals/types.js';
+import type { AuditHead } from './history/types.js';
 
 /**
  * The durable contracts between the pipeline's steps. Everything here is stored (execution input,
@@ -115,6 +116,11 @@ export interface TaskState {
   approval?: unknown;
   /** A caught error ({Error, Cause}) on the way to the failure record. */
   failure?: { Error?: string; Cause?: string };
+  /**
+   * The task's audit log head after this step. Each step's output carries it, so the next append
+   * needs no listing, and the Step Functions history (which no one can edit) anchors the log.
+   */
+  audit?: AuditHead;
 }
 
 /** The state of a task before its first step. */
@@ -147,6 +153,8 @@ export interface TaskResult {
   steps: number;
   startedAt: string;
   finishedAt: string;
+  /** The audit log's head once the outcome was appended: the log this result vouches for. */
+  audit?: AuditHead;
 }
 
 /** The completion event sent to the agent's output queue. */

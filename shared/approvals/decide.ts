@@ -1,4 +1,5 @@
 import { taskKeys } from '../contracts.js';
+import { appendAudit } from '../history/audit.js';
 import type { ApprovalDecision, ApprovalOutcome } from '../pipeline/approval.js';
 import type { ObjectStore } from '../stores/objects.js';
 import { ApprovalRefused } from './errors.js';
@@ -47,7 +48,9 @@ export async function vote(deps: DecideDeps, input: VoteInput): Promise<Approval
       mine.argsHash === input.argsHash &&
       (mine.comment ?? '') === (input.comment ?? '')
     ) {
-      // The same click again: nothing new, but make sure a decision it settled has resumed the task.
+      // The same click again: nothing new, but make sure the vote is on the task's audit log and a
+      // decision it settled has resumed the task (an earlier attempt may have stopped half way).
+      await recordVote(deps, req.approvalId, req.taskId, mine);
       await settle(deps, input.approvalId);
       return current(deps, input.approvalId);
     }
@@ -91,8 +94,34 @@ export async function vote(deps: DecideDeps, input: VoteInput): Promise<Approval
     // A concurrent click by the same person: judge it against the vote that won.
     return vote(deps, input);
   }
+  await recordVote(deps, req.approvalId, req.taskId, ballot);
   await settle(deps, input.approvalId);
   return current(deps, input.approvalId);
+}
+
+/**
+ * Appends a vote to the task's audit log, once per approver (the key names the approval and the
+ * approver). The API has no head of the log: the append reads the task's blocks first.
+ */
+async function recordVote(deps: DecideDeps, approvalId: string, taskId: string, ballot: Vote): Promise<void> {
+  await appendAudit(
+    deps.store,
+    taskId,
+    `vote#${approvalId}#${ballot.by}`,
+    [
+      {
+        type: 'approval.voted',
+        actor: { kind: 'person', subject: ballot.by, tenant: ballot.tenant, roles: ballot.roles },
+        data: {
+          approvalId,
+          vote: ballot.outcome,
+          ...(ballot.comment !== undefined ? { comment: ballot.comment } : {}),
+          argsHash: ballot.argsHash,
+        },
+      },
+    ],
+    { now: deps.now },
+  );
 }
 
 async function current(deps: DecideDeps, approvalId: string): Promise<ApprovalView> {
@@ -103,7 +132,8 @@ async function current(deps: DecideDeps, approvalId: string): Promise<ApprovalVi
 
 /**
  * Writes the decision when the votes settle it (any rejection rejects; `quorum` distinct approvals
- * approve), first write wins; then resumes the task once (a marker records it).
+ * approve), first write wins; appends it to the task's audit log (once: keyed by the approval); then
+ * resumes the task once (a marker records it).
  */
 export async function settle(deps: DecideDeps, approvalId: string): Promise<void> {
   const r = await readApproval(deps.store, approvalId);
@@ -130,6 +160,25 @@ export async function settle(deps: DecideDeps, approvalId: string): Promise<void
         ? candidate
         : ((await deps.store.getJson<ApprovalDecision>(taskKeys.approvalDecision(approvalId))) ?? candidate);
   }
+  // On the task's audit log before the task resumes, so the log has the decision before what follows.
+  await appendAudit(
+    deps.store,
+    r.request.taskId,
+    `decision#${approvalId}`,
+    [
+      {
+        type: 'approval.decided',
+        actor: { kind: 'system', step: 'api' },
+        data: {
+          approvalId,
+          outcome: decision.outcome,
+          decidedBy: decision.decidedBy,
+          ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+        },
+      },
+    ],
+    { now: deps.now },
+  );
   // One caller claims the resume (a claim left by a crash is taken over after a minute). A second
   // SendTaskSuccess would be harmless anyway: the token works once and the outcome is the same.
   const token = await deps.store.getJson<{ taskToken: string }>(taskKeys.approvalToken(approvalId));

@@ -226,6 +226,14 @@ export function verifyBlocks(taskId: string, blocks: StoredBlock[], anchors: Aud
         kind: 'reordered',
         message: `${label} in ${key} appears after event ${prevSeq}: the log is out of order`,
       });
+    } else if (event.seq > expected && bySeq.has(expected)) {
+      // The events it skips are there, later on: moved, not removed.
+      breaks.push({
+        seq: event.seq,
+        key,
+        kind: 'reordered',
+        message: `${label} in ${key} appears before event ${expected}: the log is out of order`,
+      });
     } else if (event.seq > expected) {
       const missing = event.seq - 1 === expected ? `event ${expected} is` : `events ${expected}-${event.seq - 1} are`;
       breaks.push({ seq: expected, key, kind: 'removed', message: `${missing} missing before ${label} in ${key}` });

@@ -20,8 +20,12 @@ export type AuditActor =
 
 /** The event types and what each one's `data` holds. */
 export interface AuditEventData {
-  /** The task's first event (Plan, step 0): what started it. */
-  'task.started': { agent: string; trigger: Trigger; principal: Principal; inputHash: string };
+  /**
+   * The task's first event (Plan, step 0): what started it. `inputHash` is sha256 of the canonical JSON
+   * of the execution input (the whole TaskInput); `startedAt` is the execution's start, which the task
+   * index files the task under.
+   */
+  'task.started': { agent: string; trigger: Trigger; principal: Principal; inputHash: string; startedAt?: string };
   /** One model call (Plan). `response`/`transcript` are the stored messages. */
   'model.called': {
     step: number;
@@ -30,7 +34,10 @@ export interface AuditEventData {
     outputTokens: number;
     costUsd: number;
     latencyMs: number;
-    /** 'tool_calls' or 'answer' (or 'invalid' when every proposed call was refused). */
+    /**
+     * 'tool_calls', 'answer', 'empty' (neither text nor a call: the model is nudged), or 'invalid'
+     * (every proposed call was refused before policy).
+     */
     outcome: string;
     response: ObjectRef;
     transcript?: ObjectRef;
@@ -105,7 +112,7 @@ export type AuditEvent = NewAuditEvent & {
 /** One stored object of the log: the events one append wrote, under the writer's idempotency key. */
 export interface AuditBlock {
   schemaVersion: typeof AUDIT_SCHEMA_VERSION;
-  /** The append's idempotency key (`model#3`, `vote#<approvalId>#<subject>`, `commit`, ...). */
+  /** The append's idempotency key (`plan#3`, `tool#3#<callId>`, `vote#<approvalId>#<subject>`, `commit`, ...). */
   key: string;
   events: AuditEvent[];
 }

@@ -1,6 +1,8 @@
 import type { OnTimeout } from '../approvals/types.js';
 import type { PlannedCall, Principal, TaskState } from '../contracts.js';
 import { taskKeys } from '../contracts.js';
+import { appendAudit } from '../history/audit.js';
+import { recordProgress } from '../history/task-index.js';
 import type { PipelineDeps } from './deps.js';
 import { approvalIdFor } from './ids.js';
 
@@ -61,8 +63,11 @@ export function approvalIdOf(call: PlannedCall): string {
 }
 
 /**
- * RequestApproval: stores the request (first write wins, so a retry keeps the original deadline),
- * keeps the task token server-side, and announces the request on the approvals queue.
+ * RequestApproval: records the request in the audit log and the task index (waiting), stores the
+ * request (first write wins, so a retry keeps the original deadline), keeps the task token
+ * server-side, and announces the request on the approvals queue. The log entry comes first, so no
+ * vote can be on record before the request it answers. The state machine drops this step's output,
+ * so the head is not passed on: CallTool's append reads forward from the head it has.
  */
 export async function requestApproval(
   deps: PipelineDeps,
@@ -95,6 +100,30 @@ export async function requestApproval(
     createdAt: new Date(now).toISOString(),
     deadline: new Date(now + call.approvalTimeoutSeconds * 1000).toISOString(),
   };
+  const head = await appendAudit(
+    deps.store,
+    state.task.taskId,
+    `approval#${approvalId}`,
+    [
+      {
+        type: 'approval.requested',
+        actor: { kind: 'system', step: 'request-approval' },
+        data: {
+          approvalId,
+          step: state.step,
+          callId: call.id,
+          tool: call.tool,
+          argsHash: call.argsHash,
+          requiredRoles: request.requiredRoles,
+          quorum: request.quorum,
+          deadline: request.deadline,
+          round: request.round ?? 0,
+        },
+      },
+    ],
+    { after: state.audit, now: deps.now },
+  );
+  await recordProgress(deps.store, state, head.seq, 'waiting', { outcome: 'pending' });
   // A retry keeps (and announces) the first request, with its original deadline.
   const first =
     (await deps.store.putJson(taskKeys.approval(approvalId), request, { ifAbsent: true })) === 'exists'

@@ -7,6 +7,9 @@ import {
   type TaskState,
   taskKeys,
 } from '../contracts.js';
+import { appendAudit, readAudit } from '../history/audit.js';
+import { summarizeAudit, writeTaskSummary } from '../history/task-index.js';
+import type { AuditActor, AuditHead, NewAuditEvent } from '../history/types.js';
 import type { ModelResponse } from '../model/types.js';
 import { agentOf, type PipelineDeps } from './deps.js';
 import { sha256Hex } from './ids.js';
@@ -17,7 +20,11 @@ export interface CommitOutcome {
   /** For a failure: the error name and reason the execution fails with. */
   error?: string;
   reason?: string;
+  /** The audit log's head with the outcome appended (the execution's output anchors it). */
+  audit?: AuditHead;
 }
+
+const ACTOR: AuditActor = { kind: 'system', step: 'commit' };
 
 /** The error name and a readable reason from the state's failure (a caught error or a stop). */
 export function failureOf(state: Partial<TaskState>): { error: string; reason: string } {
@@ -38,10 +45,13 @@ export function failureOf(state: Partial<TaskState>): { error: string; reason: s
 }
 
 /**
- * Commit (and RecordFailure): writes the task's result to the results bucket, then sends the
- * completion event to the agent's output queue. Exactly once in effect: the result is written with
- * If-None-Match (a retry keeps the first), the event is deduplicated by the task id on a FIFO queue,
- * and a commit marker stops a retry after the deduplication window from sending it again.
+ * Commit (and RecordFailure): appends the outcome to the task's audit log, writes the task's result
+ * (with the log's head) to the results bucket, sends the completion event to the agent's output
+ * queue, and files the task's final summary, derived from the whole log, in the task index. Exactly
+ * once in effect: the log entry is keyed `commit` (Commit and RecordFailure share it, so one outcome
+ * is on record), the result is written with If-None-Match (a retry keeps the first), the event is
+ * deduplicated by the task id on a FIFO queue, and a commit marker stops a retry after the
+ * deduplication window from sending it again.
  */
 export async function commit(
   deps: PipelineDeps,
@@ -65,6 +75,15 @@ export async function commit(
     const response = await deps.store.getJson<ModelResponse>(state.next.answer.key);
     answer = typeof response?.message.content === 'string' ? response.message.content : '';
   }
+  const steps = state.step + 1;
+  const outcomeEvent: NewAuditEvent = failure
+    ? { type: 'task.failed', actor: ACTOR, data: { ...failure, result: ref } }
+    : { type: 'task.committed', actor: ACTOR, data: { result: ref, steps, usage: state.usage } };
+  // A failure in the first Plan may come without a head: the append then reads the log first.
+  const audit = await appendAudit(deps.store, taskId, 'commit', [outcomeEvent], {
+    after: state.audit,
+    now: deps.now,
+  });
   const result: TaskResult = {
     schemaVersion: TASK_SCHEMA_VERSION,
     taskId,
@@ -75,9 +94,10 @@ export async function commit(
     trigger: state.task.trigger,
     principal: state.task.principal,
     usage: state.usage,
-    steps: state.step + 1,
+    steps,
     startedAt: state.startedAt,
     finishedAt: new Date(deps.now()).toISOString(),
+    audit,
   };
   await deps.results.putJson(key, result, { ifAbsent: true });
   const written = (await deps.results.getJson<TaskResult>(key)) ?? result;
@@ -93,12 +113,25 @@ export async function commit(
     trigger: { type: state.task.trigger.type, source: state.task.trigger.source, ref: state.task.trigger.ref },
   };
   await deps.send(agent.result.queue, event, { dedupeId: sha256Hex(`commit#${taskId}`), groupId: taskId });
+  // The final summary comes from the log, the one source of truth; before the marker, so a retry
+  // after a crash here files it still.
+  const log = await readAudit(deps.store, taskId);
+  await writeTaskSummary(
+    deps.store,
+    summarizeAudit(taskId, log.events, audit.seq, deps.now(), {
+      agent: agent.name,
+      tenant: state.task.principal.tenant,
+      trigger: state.task.trigger.type,
+      startedAt: state.startedAt,
+    }),
+  );
   const outcome: CommitOutcome = {
     status: written.status,
     result: ref,
     ...(written.status === 'failed' || failure
       ? { error: written.error ?? failure?.error ?? 'Unknown', reason: written.reason ?? failure?.reason ?? '' }
       : {}),
+    audit: written.audit ?? audit,
   };
   await deps.store.putJson(taskKeys.commit(taskId), outcome, { ifAbsent: true });
   return outcome;

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { type DecideDeps, vote, whyNotDecide } from '../../../shared/approvals/decide.js';
 import { ApprovalRefused } from '../../../shared/approvals/errors.js';
 import { approvalKeys, readApproval } from '../../../shared/approvals/records.js';
-import type { Identity } from '../../../shared/approvals/types.js';
+import type { Identity, Vote } from '../../../shared/approvals/types.js';
 import { taskKeys } from '../../../shared/contracts.js';
+import { readAudit, verifyAudit } from '../../../shared/history/audit.js';
 import type { ApprovalDecision, ApprovalOutcome, ApprovalRequest } from '../../../shared/pipeline/approval.js';
 import { approvalIdFor } from '../../../shared/pipeline/ids.js';
 import { type MemoryStore, memoryStore } from '../../helpers/memory-store.js';
@@ -59,6 +60,13 @@ async function refused(p: Promise<unknown>): Promise<ApprovalRefused> {
   );
   expect(e).toBeInstanceOf(ApprovalRefused);
   return e as ApprovalRefused;
+}
+
+/** The task's audit log as `key: type` lines, after checking that it verifies. */
+async function logOf(store: MemoryStore): Promise<string[]> {
+  expect((await verifyAudit(store, 'refunds-abc')).ok).toBe(true);
+  const { blocks } = await readAudit(store, 'refunds-abc');
+  return blocks.map((b) => `${b.block?.key}: ${b.block?.events.map((e) => e.type).join(', ')}`);
 }
 
 describe('vote: the approval matrix', () => {
@@ -166,6 +174,7 @@ describe('vote: the approval matrix', () => {
       expect(store.writes(taskKeys.approvalDecision(ID))).toBe(1);
       expect(resumed).toHaveLength(1);
       expect(resumed[0]?.outcome).toBe(decision?.outcome);
+      expect((await logOf(store)).filter((l) => l.startsWith('decision#'))).toHaveLength(1);
       for (const r of results) {
         if (r.status === 'fulfilled') expect(r.value.status).toBe(decision?.outcome);
         else expect((r.reason as ApprovalRefused).code).toBe('AlreadyDecided');
@@ -190,5 +199,70 @@ describe('vote: the approval matrix', () => {
     expect(whyNotDecide(records, customer, deps.now())).toMatch(/you requested this action/);
     expect(whyNotDecide(records, anna, deps.now())).toBeUndefined();
     expect(store.keys().some((k) => k.startsWith(approvalKeys.votes(ID)))).toBe(false);
+  });
+});
+
+describe('vote: the audit log', () => {
+  it('records each vote and the one decision on the task log, once each, the decision before the resume', async () => {
+    // Prepare
+    const { store, deps } = setup({ quorum: 2 });
+    let logAtResume: string[] = [];
+    const resume = deps.resume;
+    deps.resume = async (token, outcome) => {
+      logAtResume = await logOf(store);
+      return resume(token, outcome);
+    };
+
+    // Act
+    await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH, comment: 'fine' });
+    await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH, comment: 'fine' });
+    await vote(deps, { approvalId: ID, identity: bob, outcome: 'approve', argsHash: HASH });
+    await vote(deps, { approvalId: ID, identity: bob, outcome: 'approve', argsHash: HASH });
+
+    // Assess
+    const lines = [
+      `vote#${ID}#anna: approval.voted`,
+      `vote#${ID}#bob: approval.voted`,
+      `decision#${ID}: approval.decided`,
+    ];
+    expect(await logOf(store)).toEqual(lines);
+    expect(logAtResume).toEqual(lines);
+    const { events } = await readAudit(store, 'refunds-abc');
+    expect(events[0]).toMatchObject({
+      actor: { kind: 'person', subject: 'anna', tenant: 'acme', roles: ['refund-approver'] },
+      data: { approvalId: ID, vote: 'approve', comment: 'fine', argsHash: HASH },
+    });
+    expect(events[2]).toMatchObject({
+      actor: { kind: 'system', step: 'api' },
+      data: { approvalId: ID, outcome: 'approved', decidedBy: ['anna', 'bob'] },
+    });
+  });
+
+  it('records a vote whose first attempt stopped after storing it, when the approver clicks again', async () => {
+    // Prepare: the ballot is stored, the log never heard of it.
+    const { store, deps, resumed } = setup();
+    const ballot: Vote = {
+      by: 'anna',
+      tenant: 'acme',
+      roles: ['refund-approver'],
+      outcome: 'approve',
+      argsHash: HASH,
+      at: new Date(T0 + 30_000).toISOString(),
+    };
+    store.seed(approvalKeys.vote(ID, 'anna'), ballot);
+
+    // Act
+    await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+    await vote(deps, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+
+    // Assess
+    expect(await logOf(store)).toEqual([`vote#${ID}#anna: approval.voted`, `decision#${ID}: approval.decided`]);
+    expect(resumed).toHaveLength(1);
+  });
+
+  it('records nothing for a refused vote', async () => {
+    const { store, deps } = setup();
+    await refused(vote(deps, { approvalId: ID, identity: dave, outcome: 'approve', argsHash: HASH }));
+    expect(await logOf(store)).toEqual([]);
   });
 });

@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { type TaskState, taskKeys } from '../../../shared/contracts.js';
 import { type ApprovalRequest, approvalIdOf, requestApproval } from '../../../shared/pipeline/approval.js';
 import { approvalIdFor, argsHash } from '../../../shared/pipeline/ids.js';
-import { demoAgent, harness, plannedCall, plannedState, T0, TASK_ID } from './harness.js';
+import { plan } from '../../../shared/pipeline/plan.js';
+import {
+  auditBlocks,
+  demoAgent,
+  harness,
+  indexed,
+  plannedCall,
+  plannedState,
+  T0,
+  TASK_ID,
+  taskInput,
+} from './harness.js';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/deputy-dev-approvals';
 const PAY_ARGS = { amount: 20, to: 'bob' };
@@ -154,6 +165,44 @@ describe('requestApproval', () => {
     // Assess
     expect(h.sent).toEqual([]);
     expect(h.store.peek(taskKeys.approval(approvalId))).toBeDefined();
+  });
+
+  it('records the request once on the audit log, after the head Plan left, and files the task as waiting', async () => {
+    // Prepare
+    const h = harness({
+      agent: demoAgent({ approval: { timeoutSeconds: 3600 } }),
+      script: [{ toolCalls: [{ id: 'c1', name: 'pay', arguments: PAY_ARGS }] }],
+    });
+    const state = await plan(h.deps, { state: taskInput(), startedAt: new Date(T0).toISOString() });
+    const approvalId = approvalIdOf(plannedCall(state));
+
+    // Act
+    await requestApproval(h.deps, { state, taskToken: 'token-1' });
+    h.clock.now = T0 + 1000;
+    await requestApproval(h.deps, { state, taskToken: 'token-2' });
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual([
+      'started: task.started',
+      'plan#0: model.called, policy.decided',
+      `approval#${approvalId}: approval.requested`,
+    ]);
+    const block = h.store.peek<{ events: { data: unknown }[] }>(`tasks/${TASK_ID}/audit/00000004.json`);
+    expect(block?.events[0]?.data).toEqual({
+      approvalId,
+      step: 0,
+      callId: 'c1',
+      tool: 'pay',
+      argsHash: argsHash(PAY_ARGS),
+      requiredRoles: [],
+      quorum: 1,
+      deadline: new Date(T0 + 3600 * 1000).toISOString(),
+      round: 0,
+    });
+    expect(await indexed(h)).toEqual({
+      keys: 1,
+      latest: expect.objectContaining({ status: 'waiting', approval: 'pending', rev: 4, modelCalls: 1 }),
+    });
   });
 
   it('refuses a state without a planned call', async () => {

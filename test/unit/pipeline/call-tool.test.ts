@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type TaskState, taskKeys } from '../../../shared/contracts.js';
 import { ApprovalMissing, StoreUnavailable, ToolFailed, ToolUnavailable } from '../../../shared/errors.js';
-import { type ApprovalDecision, approvalIdOf } from '../../../shared/pipeline/approval.js';
+import type { AuditBlock } from '../../../shared/history/types.js';
+import { type ApprovalDecision, approvalIdOf, requestApproval } from '../../../shared/pipeline/approval.js';
 import { callTool } from '../../../shared/pipeline/call-tool.js';
 import type { StoredToolResult } from '../../../shared/pipeline/deps.js';
 import { argsHash } from '../../../shared/pipeline/ids.js';
-import { type Harness, harness, plannedCall, plannedState, T0, TASK_ID } from './harness.js';
+import { auditBlocks, type Harness, harness, indexed, plannedCall, plannedState, T0, TASK_ID } from './harness.js';
 
 const PAY_ARGS = { amount: 20, to: 'bob' };
 
@@ -393,5 +394,94 @@ describe('callTool: a sensitive call', () => {
     // Assess
     expect(resultOf(h, state)?.error).toBe('ApprovalTimedOut');
     expect(h.probe.payCalls).toHaveLength(0);
+  });
+});
+
+describe('callTool: the audit log and the task index', () => {
+  const toolEvent = (h: Harness, firstSeq: number) =>
+    h.store.peek<AuditBlock>(`tasks/${TASK_ID}/audit/${String(firstSeq).padStart(8, '0')}.json`)?.events.at(-1);
+
+  it('records the call with its result once, also when retried, and leaves the index alone', async () => {
+    // Prepare
+    const h = harness();
+    const state = plannedState(h, 'echo', { text: 'hi' });
+
+    // Act
+    const first = await callTool(h.deps, state);
+    const retried = await callTool(h.deps, state);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual(['tool#0#call_1: tool.called']);
+    expect(retried).toEqual(first);
+    expect(first.audit?.seq).toBe(1);
+    expect(toolEvent(h, 1)?.data).toEqual({
+      step: 0,
+      callId: 'call_1',
+      tool: 'echo',
+      idempotencyKey: `${TASK_ID}#0#call_1`,
+      ok: true,
+      result: { bucket: 'deputy-tasks', key: taskKeys.result(TASK_ID, 0, 'call_1') },
+      latencyMs: 0,
+    });
+    expect((await indexed(h)).keys).toBe(0);
+  });
+
+  it('records an approved call after the gate and files the task as running again, with the wait', async () => {
+    // Prepare: the gate asks at T0, the approver decides at T0 + 60 s.
+    const h = harness();
+    const state = plannedState(h, 'pay', PAY_ARGS);
+    await requestApproval(h.deps, { state, taskToken: 'token' });
+    expect((await indexed(h)).latest).toMatchObject({ status: 'waiting', approval: 'pending', rev: 1 });
+    decide(h, state, 'approved');
+    h.clock.now = T0 + 61_000;
+
+    // Act: the gate's output is dropped, so CallTool has the head Plan left (none here).
+    const out = await callTool(h.deps, state);
+    await callTool(h.deps, state);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual([
+      `approval#${approvalIdOf(plannedCall(state))}: approval.requested`,
+      'tool#0#call_1: tool.called',
+    ]);
+    expect(out.audit?.seq).toBe(2);
+    expect(await indexed(h)).toEqual({
+      keys: 1,
+      latest: expect.objectContaining({ status: 'running', approval: 'approved', approvalWaitMs: 60_000, rev: 2 }),
+    });
+  });
+
+  it('records a rejected call as a call that did not run', async () => {
+    const h = harness();
+    const state = plannedState(h, 'pay', PAY_ARGS);
+    await requestApproval(h.deps, { state, taskToken: 'token' });
+    decide(h, state, 'rejected', { reason: 'no' });
+    await callTool(h.deps, state);
+    expect(toolEvent(h, 2)?.data).toMatchObject({ ok: false, error: 'Rejected' });
+    expect((await indexed(h)).latest).toMatchObject({ status: 'running', approval: 'rejected' });
+  });
+
+  it('records the timeout before the recorded result of a timed-out call', async () => {
+    // Prepare
+    const h = harness();
+    const planned = plannedState(h, 'pay', PAY_ARGS);
+    await requestApproval(h.deps, { state: planned, taskToken: 'token' });
+    h.clock.now = T0 + 24 * 3600_000;
+    const state: TaskState = { ...planned, approval: { Error: 'States.Timeout' } };
+
+    // Act
+    await callTool(h.deps, state);
+    await callTool(h.deps, state);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual([
+      `approval#${approvalIdOf(plannedCall(state))}: approval.requested`,
+      'tool#0#call_1: approval.timed_out, tool.called',
+    ]);
+    expect((await indexed(h)).latest).toMatchObject({
+      status: 'running',
+      approval: 'timed-out',
+      approvalWaitMs: 24 * 3600_000,
+    });
   });
 });

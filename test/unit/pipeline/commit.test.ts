@@ -3,10 +3,13 @@ import { type CompletionEvent, type TaskResult, type TaskState, taskKeys } from 
 import type { ModelResponse } from '../../../shared/model/types.js';
 import { commit, failureOf } from '../../../shared/pipeline/commit.js';
 import { sha256Hex } from '../../../shared/pipeline/ids.js';
-import { type Harness, harness, plannedState, T0, TASK_ID, taskInput } from './harness.js';
+import { plan } from '../../../shared/pipeline/plan.js';
+import { auditBlocks, type Harness, harness, indexed, plannedState, T0, TASK_ID, taskInput } from './harness.js';
 
 const RESULT_KEY = `demo/${TASK_ID}.json`;
 const RESULT_REF = { bucket: 'deputy-results', key: RESULT_KEY };
+/** An audit head at `seq` (the hash is checked by the history tests). */
+const head = (seq: number) => ({ seq, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
 /** A state whose Plan answered at step 1 with `answer` (the response is stored). */
 function answeredState(h: Harness, answer = 'Refunded 20 EUR to the customer.'): TaskState {
@@ -55,7 +58,7 @@ describe('commit: a success', () => {
     const outcome = await commit(h.deps, state);
 
     // Assess
-    expect(outcome).toEqual({ status: 'succeeded', result: RESULT_REF });
+    expect(outcome).toEqual({ status: 'succeeded', result: RESULT_REF, audit: head(1) });
     expect(h.results.peek<TaskResult>(RESULT_KEY)).toEqual({
       schemaVersion: 1,
       taskId: TASK_ID,
@@ -68,6 +71,7 @@ describe('commit: a success', () => {
       steps: 2,
       startedAt: new Date(T0).toISOString(),
       finishedAt: new Date(T0 + 42_000).toISOString(),
+      audit: head(1),
     });
     expect(h.results.writes(RESULT_KEY)).toBe(1);
   });
@@ -151,7 +155,7 @@ describe('commit: a failure', () => {
 
     // Assess
     const reason = 'the model made 4 invalid tool calls or empty answers (allowance 3)';
-    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'ModelMisbehaved', reason });
+    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'ModelMisbehaved', reason, audit: head(1) });
     const record = h.results.peek<TaskResult>(RESULT_KEY);
     expect(record).toMatchObject({ status: 'failed', error: 'ModelMisbehaved', reason, taskId: TASK_ID });
     expect(record?.answer).toBeUndefined();
@@ -171,7 +175,7 @@ describe('commit: a failure', () => {
     const outcome = await commit(h.deps, state);
 
     // Assess
-    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'BudgetExceeded', reason });
+    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'BudgetExceeded', reason, audit: head(1) });
     expect(h.results.peek<TaskResult>(RESULT_KEY)).toMatchObject({ status: 'failed', error: 'BudgetExceeded', reason });
   });
 
@@ -224,7 +228,7 @@ describe('commit: a failure', () => {
 
     // Assess
     const reason = 'api.openai.com refused the request (401)';
-    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'ModelRejected', reason });
+    expect(outcome).toEqual({ status: 'failed', result: RESULT_REF, error: 'ModelRejected', reason, audit: head(1) });
     expect(h.results.peek<TaskResult>(RESULT_KEY)).toMatchObject({
       status: 'failed',
       error: 'ModelRejected',
@@ -251,6 +255,86 @@ describe('commit: a failure', () => {
     expect(outcome).toEqual({ status: 'failed', error: 'InvalidEvent', reason: 'the execution input is not a task' });
     expect(h.results.keys()).toEqual([]);
     expect(h.sent).toEqual([]);
+  });
+});
+
+describe('commit: the audit log and the task index', () => {
+  const STARTED_AT = new Date(T0).toISOString();
+
+  it('appends the outcome once, puts its head in the result, and files the summary the log gives', async () => {
+    // Prepare
+    const h = harness({ script: [{ content: 'Done.', inputTokens: 1000, outputTokens: 100 }] });
+    const answered = await plan(h.deps, { state: taskInput(), startedAt: STARTED_AT });
+    h.clock.now = T0 + 42_000;
+
+    // Act
+    const outcome = await commit(h.deps, answered);
+    h.clock.now = T0 + 50_000;
+    const retried = await commit(h.deps, answered);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual(['started: task.started', 'plan#0: model.called', 'commit: task.committed']);
+    expect(outcome.audit).toEqual(head(3));
+    expect(retried).toEqual(outcome);
+    expect(h.results.peek<TaskResult>(RESULT_KEY)?.audit).toEqual(outcome.audit);
+    expect(await indexed(h)).toEqual({
+      keys: 1,
+      latest: {
+        taskId: TASK_ID,
+        agent: 'demo',
+        tenant: 'acme',
+        status: 'succeeded',
+        startedAt: STARTED_AT,
+        finishedAt: new Date(T0 + 42_000).toISOString(),
+        durationMs: 42_000,
+        approvalWaitMs: 0,
+        modelCalls: 1,
+        toolCalls: 0,
+        inputTokens: 1000,
+        outputTokens: 100,
+        costUsd: 0.00021,
+        trigger: 'sqs',
+        rev: 3,
+      },
+    });
+  });
+
+  it('files a failure of the first Plan, which has no head, under the time the task started', async () => {
+    // Prepare: the first Plan started the task, then the model refused it.
+    const h = harness({ script: [{ error: new Error('401') }] });
+    await expect(plan(h.deps, { state: taskInput(), startedAt: STARTED_AT })).rejects.toThrow('401');
+    const given = { ...taskInput(), failure: { Error: 'ModelRejected', Cause: 'refused' } };
+
+    // Act
+    const outcome = await commit(h.deps, given);
+    await commit(h.deps, given);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual(['started: task.started', 'commit: task.failed']);
+    expect(outcome.audit).toEqual(head(2));
+    expect(await indexed(h)).toEqual({
+      keys: 1,
+      latest: expect.objectContaining({ status: 'failed', error: 'ModelRejected', startedAt: STARTED_AT, rev: 2 }),
+    });
+  });
+
+  it('keeps one outcome on the log when RecordFailure follows a Commit that appended', async () => {
+    // Prepare: Commit appended and wrote the result, then failed to send.
+    const h = harness({ script: [{ content: 'Done.' }] });
+    const answered = await plan(h.deps, { state: taskInput(), startedAt: STARTED_AT });
+    const send = h.deps.send;
+    h.deps.send = async () => {
+      throw new Error('SQS is down');
+    };
+    await expect(commit(h.deps, answered)).rejects.toThrow('SQS is down');
+    h.deps.send = send;
+
+    // Act
+    const outcome = await commit(h.deps, { ...answered, failure: { Error: 'Error', Cause: 'SQS is down' } });
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual(['started: task.started', 'plan#0: model.called', 'commit: task.committed']);
+    expect(outcome.audit).toEqual(head(3));
   });
 });
 

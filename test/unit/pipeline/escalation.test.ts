@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { approvalKeys } from '../../../shared/approvals/records.js';
 import { taskKeys } from '../../../shared/contracts.js';
-import { approvalIdOf } from '../../../shared/pipeline/approval.js';
+import { approvalIdOf, requestApproval } from '../../../shared/pipeline/approval.js';
 import { callTool } from '../../../shared/pipeline/call-tool.js';
 import type { StoredToolResult } from '../../../shared/pipeline/deps.js';
 import { plan } from '../../../shared/pipeline/plan.js';
 import type { PolicyEngine } from '../../../shared/policy/types.js';
-import { harness, plannedCall, T0, TASK_ID, taskInput } from './harness.js';
+import { auditBlocks, harness, indexed, plannedCall, T0, TASK_ID, taskInput } from './harness.js';
 
 /** A policy that asks one approver for an hour, then escalates to a lead for two. */
 const escalating: PolicyEngine = {
@@ -70,6 +70,57 @@ describe('an approval that times out', () => {
       expect.objectContaining({ ok: false, error: 'ApprovalTimedOut' }),
     );
     expect(h.probe.payCalls).toEqual([]);
+  });
+
+  it('records both rounds on the audit log, each step once, and the index follows the gate', async () => {
+    // Prepare
+    const h = harness({
+      script: [{ toolCalls: [{ id: 'call_p', name: 'pay', arguments: { amount: 20, to: 'bob' } }] }],
+    });
+    h.deps.policy = escalating;
+    const startedAt = new Date(T0).toISOString();
+    const timeout = { approval: { Error: 'States.Timeout', Cause: '' } };
+
+    // Act: every step runs twice, as a retry would.
+    const first = await plan(h.deps, { state: taskInput(), startedAt });
+    await plan(h.deps, { state: taskInput(), startedAt });
+    await requestApproval(h.deps, { state: first, taskToken: 't0' });
+    await requestApproval(h.deps, { state: first, taskToken: 't0' });
+    h.clock.now = T0 + 3600_000;
+    const afterTimeout = await callTool(h.deps, { ...first, ...timeout });
+    await callTool(h.deps, { ...first, ...timeout });
+    const waiting = await indexed(h);
+    const second = await plan(h.deps, { state: afterTimeout, startedAt });
+    await plan(h.deps, { state: afterTimeout, startedAt });
+    await requestApproval(h.deps, { state: second, taskToken: 't1' });
+    await requestApproval(h.deps, { state: second, taskToken: 't1' });
+    h.clock.now = T0 + 3 * 3600_000;
+    const done = await callTool(h.deps, { ...second, ...timeout });
+    await callTool(h.deps, { ...second, ...timeout });
+
+    // Assess
+    const round0 = approvalIdOf(plannedCall(first));
+    const round1 = approvalIdOf(plannedCall(second));
+    expect(await auditBlocks(h)).toEqual([
+      'started: task.started',
+      'plan#0: model.called, policy.decided',
+      `approval#${round0}: approval.requested`,
+      `timeout#${round0}: approval.timed_out`,
+      'plan#0#call_p#r1: policy.decided',
+      `approval#${round1}: approval.requested`,
+      'tool#0#call_p: approval.timed_out, tool.called',
+    ]);
+    expect(done.audit?.seq).toBe(9);
+    expect(waiting.latest).toMatchObject({ status: 'running', approval: 'timed-out', approvalWaitMs: 3600_000 });
+    expect(await indexed(h)).toEqual({
+      keys: 1,
+      latest: expect.objectContaining({
+        status: 'running',
+        approval: 'timed-out',
+        approvalWaitMs: 3 * 3600_000,
+        rev: 9,
+      }),
+    });
   });
 
   it('refuses an approval given under other policies than the ones in force now', async () => {

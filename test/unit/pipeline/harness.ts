@@ -11,6 +11,9 @@ import {
   type TaskState,
   taskKeys,
 } from '../../../shared/contracts.js';
+import { readAudit, verifyAudit } from '../../../shared/history/audit.js';
+import { listTaskSummaries } from '../../../shared/history/task-index.js';
+import type { TaskSummary } from '../../../shared/history/types.js';
 import type { PipelineDeps } from '../../../shared/pipeline/deps.js';
 import { argsHash } from '../../../shared/pipeline/ids.js';
 import { createToolRegistry } from '../../../shared/tools/registry.js';
@@ -198,4 +201,19 @@ export function plannedState(
 export function plannedCall(state: TaskState): PlannedCall {
   if (state.next?.action !== 'call_tool') throw new Error(`expected a planned call, got ${JSON.stringify(state.next)}`);
   return state.next.call;
+}
+
+/** The task's audit log as `key: type, type` lines, one per block, after checking that it verifies. */
+export async function auditBlocks(h: Harness, taskId = TASK_ID): Promise<string[]> {
+  const v = await verifyAudit(h.store, taskId);
+  if (!v.ok) throw new Error(`the audit log does not verify: ${JSON.stringify(v.breaks)}`);
+  const { blocks } = await readAudit(h.store, taskId);
+  return blocks.map((b) => `${b.block?.key}: ${b.block?.events.map((e) => e.type).join(', ')}`);
+}
+
+/** The task index's summaries of the harness task (all revisions, the latest per task). */
+export async function indexed(h: Harness): Promise<{ keys: number; latest?: TaskSummary }> {
+  const keys = h.store.keys().filter((k) => k.startsWith('index/tasks/')).length;
+  const [latest] = await listTaskSummaries(h.store);
+  return latest ? { keys, latest } : { keys };
 }

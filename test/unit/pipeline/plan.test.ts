@@ -1,13 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { type TaskInput, type TaskState, taskKeys } from '../../../shared/contracts.js';
 import { InvalidEvent, ModelMisbehaved, ModelThrottled } from '../../../shared/errors.js';
+import type { AuditBlock } from '../../../shared/history/types.js';
 import type { ModelResponse } from '../../../shared/model/types.js';
 import { callTool } from '../../../shared/pipeline/call-tool.js';
 import type { StoredToolResult } from '../../../shared/pipeline/deps.js';
-import { argsHash } from '../../../shared/pipeline/ids.js';
+import { argsHash, canonicalJson, sha256Hex } from '../../../shared/pipeline/ids.js';
 import { plan } from '../../../shared/pipeline/plan.js';
 import type { Transcript } from '../../../shared/pipeline/transcript.js';
-import { demoAgent, type Harness, harness, plannedCall, T0, TASK_ID, taskInput } from './harness.js';
+import type { PolicyEngine } from '../../../shared/policy/types.js';
+import {
+  auditBlocks,
+  demoAgent,
+  type Harness,
+  harness,
+  indexed,
+  plannedCall,
+  T0,
+  TASK_ID,
+  taskInput,
+} from './harness.js';
 
 const STARTED_AT = new Date(T0).toISOString();
 
@@ -717,5 +729,172 @@ describe('plan: budgets', () => {
     // Assess
     expect(retried).toEqual(first);
     expect(plannedCall(retried).id).toBe('call_a');
+  });
+});
+
+describe('plan: the audit log and the task index', () => {
+  const auditWrites = (h: Harness) =>
+    h.store
+      .keys()
+      .filter((k) => k.includes('/audit/'))
+      .reduce((n, k) => n + h.store.writes(k), 0);
+  const block = (h: Harness, firstSeq: number) =>
+    h.store.peek<AuditBlock>(`tasks/${TASK_ID}/audit/${String(firstSeq).padStart(8, '0')}.json`);
+
+  it('records the start and the first model call, and files the task as running', async () => {
+    // Prepare
+    const h = harness({
+      script: [{ toolCalls: [{ id: 'c1', name: 'echo', arguments: { text: 'hi' } }], inputTokens: 1000 }],
+    });
+
+    // Act
+    const state = await planFirst(h);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual(['started: task.started', 'plan#0: model.called, policy.decided']);
+    expect(state.audit).toEqual({ seq: 3, hash: block(h, 2)?.events[1]?.hash });
+    const [startedEvent] = block(h, 1)?.events ?? [];
+    expect(startedEvent?.data).toEqual({
+      agent: 'demo',
+      trigger: taskInput().trigger,
+      principal: taskInput().principal,
+      inputHash: sha256Hex(canonicalJson(taskInput())),
+      startedAt: STARTED_AT,
+    });
+    expect(block(h, 2)?.events.map((e) => e.data)).toEqual([
+      expect.objectContaining({
+        step: 0,
+        inputTokens: 1000,
+        outcome: 'tool_calls',
+        response: { bucket: 'deputy-tasks', key: taskKeys.response(TASK_ID, 0) },
+        transcript: { bucket: 'deputy-tasks', key: taskKeys.transcript(TASK_ID, 0) },
+        calls: [{ id: 'c1', tool: 'echo' }],
+      }),
+      expect.objectContaining({
+        callId: 'c1',
+        decision: 'allow',
+        argsHash: argsHash({ text: 'hi' }),
+        args: { bucket: 'deputy-tasks', key: taskKeys.call(TASK_ID, 0, 'c1') },
+      }),
+    ]);
+    expect(await indexed(h)).toEqual({
+      keys: 1,
+      latest: expect.objectContaining({ status: 'running', rev: 1, agent: 'demo', startedAt: STARTED_AT }),
+    });
+  });
+
+  it('appends nothing twice when the first Plan is retried', async () => {
+    // Prepare
+    const h = harness({ script: [{ toolCalls: [{ id: 'c1', name: 'echo', arguments: {} }] }] });
+    const first = await planFirst(h);
+    const writes = auditWrites(h);
+
+    // Act
+    const retried = await planFirst(h);
+
+    // Assess
+    expect(retried).toEqual(first);
+    expect(auditWrites(h)).toBe(writes);
+    expect(await auditBlocks(h)).toEqual(['started: task.started', 'plan#0: model.called, policy.decided']);
+    expect((await indexed(h)).keys).toBe(1);
+  });
+
+  it('keys the later Plans of a step by the call they examine first, once each', async () => {
+    // Prepare
+    const h = harness({
+      script: [
+        {
+          toolCalls: [
+            { id: 'c1', name: 'echo', arguments: { text: 'one' } },
+            { id: 'c2', name: 'echo', arguments: { text: 'two' } },
+          ],
+        },
+        { content: 'Both done.' },
+      ],
+    });
+    const afterFirst = await callTool(h.deps, await planFirst(h));
+
+    // Act
+    const second = await planNext(h, afterFirst);
+    const again = await planNext(h, afterFirst);
+    const answered = await planNext(h, await callTool(h.deps, second));
+
+    // Assess
+    expect(again).toEqual(second);
+    expect(await auditBlocks(h)).toEqual([
+      'started: task.started',
+      'plan#0: model.called, policy.decided',
+      'tool#0#c1: tool.called',
+      'plan#0#c2: policy.decided',
+      'tool#0#c2: tool.called',
+      'plan#1: model.called',
+    ]);
+    expect(answered.audit?.seq).toBe(7);
+  });
+
+  it('records refused calls and each model call of a Plan that loops, the first as invalid', async () => {
+    // Prepare
+    const h = harness({
+      script: [{ toolCalls: [{ id: 'bad', name: 'echo', arguments: '{"text": ' }] }, { content: 'Sorry.' }],
+    });
+
+    // Act
+    const state = await planFirst(h);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual([
+      'started: task.started',
+      'plan#0: model.called, call.refused',
+      'plan#1: model.called',
+    ]);
+    expect(block(h, 2)?.events.map((e) => e.data)).toEqual([
+      expect.objectContaining({ outcome: 'invalid' }),
+      expect.objectContaining({ callId: 'bad', error: 'InvalidArguments' }),
+    ]);
+    expect(block(h, 4)?.events[0]?.data).toMatchObject({ outcome: 'answer' });
+    expect(state.audit?.seq).toBe(4);
+  });
+
+  it('records the model call and the refusal before failing a model past its allowance', async () => {
+    // Prepare
+    const agent = demoAgent({ budgets: { maxToolErrors: 0 } });
+    const h = harness({ agent, script: [{ toolCalls: [{ id: 'r', name: 'refund', arguments: {} }] }] });
+
+    // Act
+    await expect(planFirst(h)).rejects.toThrow(ModelMisbehaved);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual(['started: task.started', 'plan#0: model.called, call.refused']);
+  });
+
+  it("records policy's denial, with the arguments by reference", async () => {
+    // Prepare
+    const denying: PolicyEngine = {
+      version: 'v7',
+      schema: '',
+      decide: () => ({ decision: 'deny', policies: ['no-echo'], reason: 'echo is off', policyVersion: 'v7' }),
+    };
+    const h = harness({
+      script: [{ toolCalls: [{ id: 'c1', name: 'echo', arguments: { text: 'x' } }] }, { content: 'OK.' }],
+    });
+    h.deps.policy = denying;
+
+    // Act
+    await planFirst(h);
+
+    // Assess
+    expect(await auditBlocks(h)).toEqual([
+      'started: task.started',
+      'plan#0: model.called, policy.decided',
+      'plan#1: model.called',
+    ]);
+    expect(block(h, 2)?.events[1]?.data).toMatchObject({
+      decision: 'deny',
+      policies: ['no-echo'],
+      reason: 'echo is off',
+      version: 'v7',
+      args: { key: taskKeys.call(TASK_ID, 0, 'c1') },
+    });
+    expect(h.store.peek(taskKeys.call(TASK_ID, 0, 'c1'))).toMatchObject({ args: { text: 'x' } });
   });
 });
