@@ -17,3 +17,13 @@ export {
   STATUS_FILTERS,
   type StatusFilter,
 } from './pages/inbox.js';
+export { renderStats, type StatsPageInput } from './pages/stats.js';
+export { type Gantt, type GanttSpan, ganttOf, renderTask, type TaskPageInput } from './pages/task.js';
+export {
+  type ParsedTaskQuery,
+  parseTaskQuery,
+  renderTasks,
+  TASK_STATUSES,
+  type TaskQuery,
+  type TasksPageInput,
+} from './pages/tasks.js';

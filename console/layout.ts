@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Identity } from '../shared/approvals/types.js';
+import { canReadHistory } from '../shared/history/service.js';
 import { formatIdentity } from './format.js';
 import { type Html, html, raw } from './html.js';
 
@@ -68,6 +69,28 @@ td.nowrap{white-space:nowrap}
 .decide textarea{min-height:4.5em;width:100%}
 ul.users{list-style:none;padding:0;display:grid;gap:8px;max-width:560px}
 ul.users form{display:flex;flex-wrap:wrap;align-items:center;gap:8px 12px;border:1px solid var(--line);border-radius:6px;padding:10px 12px}
+.status-running{color:#0a4a8a;background:#e7f0fb}
+.status-waiting{color:#7a3e00;background:#fff4e0}
+.status-succeeded{color:var(--ok);background:var(--ok-bg)}
+.status-failed{color:var(--bad);background:var(--bad-bg)}
+.status-timed-out{color:#3d4650;background:#eceff2}
+th[scope=row]{font-size:1em;color:var(--fg);background:none}
+.numbers table{margin:0 0 18px}
+.notice ul,.notice p{margin:4px 0}
+nav.pager{display:flex;gap:16px;align-items:baseline;margin:10px 0}
+pre.detail{margin:4px 0 0;padding:6px 8px;background:var(--soft);border-radius:4px;white-space:pre-wrap;font-size:.85em;max-width:60em}
+figure.chart{margin:0 0 14px}figure.chart h3{margin:0 0 2px;font-size:1em}figure.chart>p{margin:0 0 4px}
+.chart-row{display:grid;grid-template-columns:minmax(7em,13em) minmax(0,1fr) minmax(10em,20em);gap:2px 12px;align-items:center;padding:3px 6px;border-radius:4px}
+.chart-row svg{display:block;width:100%;height:16px}
+.chart-row.wait{background:var(--warn-bg)}
+.chart-label{font-weight:600;overflow-wrap:anywhere}
+.chart-row.axis{padding-top:0}
+.ticks{display:flex;justify-content:space-between;font-size:.8em;color:var(--muted)}
+ul.legend{list-style:none;margin:0 0 6px;padding:0;display:flex;flex-wrap:wrap;gap:2px 14px;font-size:.85em}
+ul.legend svg{width:10px;height:10px;margin-right:5px}
+tr.wait{background:var(--warn-bg)}
+.f-track{fill:#eef1f4}.f-ok{fill:#1a6b34}.f-bad{fill:#a4161a}.f-warn{fill:#c2620a}.f-warn-light{fill:#f2b77a}
+.f-run{fill:#0a58ca}.f-main{fill:#1f3a5f}.f-light{fill:#8fb0d8}.f-grey{fill:#6b7280}
 @media (max-width:640px){
 main{padding:12px}
 header.top,nav.main{padding-left:12px;padding-right:12px}
@@ -80,6 +103,10 @@ table.cards td::before{content:attr(data-label);display:block;font-size:.8em;fon
 dl.args,dl.facts{grid-template-columns:1fr}
 dl.args dd,dl.facts dd{padding-left:12px}
 .decide{grid-template-columns:1fr}
+table.cards th[scope=row]{display:block;width:100%;border:0;padding:3px 10px}
+table.cards td.id{overflow-wrap:anywhere}
+.chart-row{grid-template-columns:1fr}
+.chart-row.axis span:first-child,.chart-row.axis span:last-child{display:none}
 }
 `;
 
@@ -132,7 +159,7 @@ export interface PageOptions {
   /** The signed-in person; absent on the sign-in page and for errors before sign-in. */
   identity?: Identity | undefined;
   /** The nav entry to mark as current. */
-  current?: 'approvals' | undefined;
+  current?: 'approvals' | 'tasks' | 'stats' | undefined;
   /** The server's clock (ms since epoch), which the countdown starts from. */
   now?: number | undefined;
   body: Html;
@@ -145,9 +172,16 @@ export function renderPage(opts: PageOptions): string {
     ? html`<span class="who" data-testid="identity">Signed in as <strong>${formatIdentity(identity)}</strong></span>
       <a href="/console/logout" data-testid="sign-out">Sign out</a>`
     : html`<span class="who" data-testid="identity">Not signed in</span>`;
+  const link = (href: string, name: NonNullable<PageOptions['current']>, text: string) =>
+    html`<li><a href="${href}"${opts.current === name ? raw(' aria-current="page"') : ''}>${text}</a></li>`;
+  // Tasks and stats only for those who may read the history (the routes refuse everyone else anyway).
   const nav = identity
     ? html`<nav class="main" aria-label="Main"><ul>
-        <li><a href="/console/approvals"${opts.current === 'approvals' ? raw(' aria-current="page"') : ''}>Approvals</a></li>
+        ${link('/console/approvals', 'approvals', 'Approvals')}${
+          canReadHistory(identity)
+            ? html`${link('/console/tasks', 'tasks', 'Tasks')}${link('/console/stats', 'stats', 'Stats')}`
+            : ''
+        }
       </ul></nav>`
     : '';
   const page = html`<!doctype html>

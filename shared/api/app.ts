@@ -7,6 +7,9 @@ import { ApprovalRefused } from '../approvals/errors.js';
 import { type ApprovalFilter, isApprovalId, listApprovals, readApproval, viewOf } from '../approvals/records.js';
 import type { Identity } from '../approvals/types.js';
 import { DeputyError } from '../errors.js';
+import type { HistoryDeps } from '../history/service.js';
+import { historyPage } from './console-history.js';
+import { historyRoute } from './history-routes.js';
 
 /**
  * The operators' HTTP API and web console, one Lambda behind API Gateway's HTTP API. JSON routes take
@@ -18,6 +21,8 @@ import { DeputyError } from '../errors.js';
  *   POST /approvals/{id}/approve {argsHash, comment?}  POST /approvals/{id}/reject {argsHash, reason}
  *   GET  /console[?status=&agent=&tool=]               GET  /console/approvals/{id}
  *   POST /console/approvals/{id}/approve|reject (form) GET /console/login, /console/callback (OAuth code + PKCE), /console/logout
+ *   GET  /console/tasks[?agent=&status=&since=&until=&page=], /console/tasks/{id}, /console/stats   analysts (console-history.ts)
+ *   GET  /tasks, /tasks/{id}, /tasks/{id}/audit, /stats, /export   the analysts' history (history-routes.ts)
  */
 export interface ApiDeps extends DecideDeps {
   /** Verifies a JWT and returns who it names; throws an error named `Unauthenticated` otherwise. */
@@ -27,6 +32,8 @@ export interface ApiDeps extends DecideDeps {
    * hosted UI on AWS, or the local issuer's stand-in (same paths) on the local cloud.
    */
   oauth?: { authorizeUrl: string; tokenUrl: string; clientId: string };
+  /** The analysts' history (GET /tasks, /tasks/{id}, /tasks/{id}/audit, /stats, /export): history-routes.ts. */
+  history?: HistoryDeps;
 }
 
 type Response = APIGatewayProxyStructuredResultV2;
@@ -143,6 +150,8 @@ async function bearer(deps: ApiDeps, event: APIGatewayProxyEventV2): Promise<Ide
 
 async function apiRoute(deps: ApiDeps, event: APIGatewayProxyEventV2, method: string, path: string): Promise<Response> {
   const identity = await bearer(deps, event);
+  const history = await historyRoute(deps.history, identity, event, method, path);
+  if (history) return history;
   const now = deps.now();
   if (method === 'GET' && path === '/approvals') {
     const approvals = await listApprovals(
@@ -265,6 +274,8 @@ async function consoleRoute(
   }
   const csrf = jar.get(CSRF) ?? '';
   const now = deps.now();
+  const analystPage = await historyPage(deps.history, identity, method, path, event.queryStringParameters ?? {});
+  if (analystPage) return analystPage;
   if (method === 'GET' && (path === '/console' || path === '/console/approvals')) {
     const q = event.queryStringParameters ?? {};
     const filters = {

@@ -1,10 +1,18 @@
-import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import type { ApiDeps } from '../api/app.js';
 import { isTransientAwsError } from '../aws-errors.js';
 import { readEnv } from '../config.js';
 import { ConfigError, StoreUnavailable } from '../errors.js';
+import type { HistoryDeps } from '../history/service.js';
 import { identityFromClaims, jwksFromIssuer, verifyJwt } from '../identity/jwt.js';
-import { s3ObjectStore } from '../stores/objects.js';
+import { type ObjectStore, s3ObjectStore } from '../stores/objects.js';
 import { s3Client } from './base.js';
 
 /**
@@ -29,8 +37,10 @@ export function apiDeps(env: NodeJS.ProcessEnv = process.env): ApiDeps {
         clientId: local ? 'deputy-local' : audience,
       }
     : undefined;
+  const store = s3ObjectStore(s3Client(env), cfg.TASKS_BUCKET);
+  const history = env.STATE_MACHINE_ARN ? historyDeps(sfn, store, env.STATE_MACHINE_ARN, env) : undefined;
   return {
-    store: s3ObjectStore(s3Client(env), cfg.TASKS_BUCKET),
+    store,
     now: () => Date.now(),
     async authenticate(token) {
       const claims = await verifyJwt(token, {
@@ -54,5 +64,65 @@ export function apiDeps(env: NodeJS.ProcessEnv = process.env): ApiDeps {
       }
     },
     ...(oauth ? { oauth } : {}),
+    ...(history ? { history } : {}),
+  };
+}
+
+/** `arn:...:stateMachine:<name>` and a task id -> `arn:...:execution:<name>:<taskId>` (the task id is the execution name). */
+export function executionArnOf(stateMachineArn: string, taskId: string): string {
+  const parts = stateMachineArn.split(':');
+  if (parts.length < 7 || parts[5] !== 'stateMachine')
+    throw new ConfigError(`environment: STATE_MACHINE_ARN is not a state machine ARN: ${stateMachineArn}`);
+  return [...parts.slice(0, 5), 'execution', parts[6], taskId].join(':');
+}
+
+/** The analysts' history: the task index and audit logs in S3, each execution's history from Step Functions. */
+function historyDeps(sfn: SFNClient, store: ObjectStore, stateMachineArn: string, env: NodeJS.ProcessEnv): HistoryDeps {
+  const transient = (what: string, e: unknown): never => {
+    if (isTransientAwsError(e)) throw new StoreUnavailable(`${what}: ${(e as Error).message}`, { cause: e });
+    throw e;
+  };
+  return {
+    store,
+    ...(env.RESULTS_BUCKET ? { results: s3ObjectStore(s3Client(env), env.RESULTS_BUCKET) } : {}),
+    now: () => Date.now(),
+    async executionHistory(taskId) {
+      const executionArn = executionArnOf(stateMachineArn, taskId);
+      let d: DescribeExecutionCommandOutput;
+      try {
+        d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      } catch (e) {
+        if ((e as Error).name === 'ExecutionDoesNotExist') return undefined;
+        return transient(`describing the execution of ${taskId}`, e);
+      }
+      const events: HistoryEvent[] = [];
+      let nextToken: string | undefined;
+      try {
+        do {
+          const page = await sfn.send(
+            new GetExecutionHistoryCommand({
+              executionArn,
+              maxResults: 1000,
+              includeExecutionData: true,
+              ...(nextToken ? { nextToken } : {}),
+            }),
+          );
+          events.push(...(page.events ?? []));
+          nextToken = page.nextToken;
+        } while (nextToken);
+      } catch (e) {
+        return transient(`reading the history of ${taskId}`, e);
+      }
+      return {
+        execution: {
+          status: d.status ?? 'UNKNOWN',
+          startDate: (d.startDate ?? new Date(0)).toISOString(),
+          ...(d.stopDate ? { stopDate: d.stopDate.toISOString() } : {}),
+          ...(d.error ? { error: d.error } : {}),
+          ...(d.cause ? { cause: d.cause } : {}),
+        },
+        events,
+      };
+    },
   };
 }
