@@ -31,6 +31,8 @@ export interface PipelineOptions {
   modelUrl?: string;
   /** More environment for serverless.yml's `${env:...}`. */
   env?: Record<string, string>;
+  /** More environment for every function (e.g. `DEPUTY_AGENTS_DIR` for a copy of agents/). */
+  functionEnv?: Record<string, string>;
   /** Every function log entry (START/END/REPORT lines included). */
   onLog?: (entry: LogEntry) => void;
 }
@@ -81,6 +83,18 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/** A token of a user of local/identity/users.yaml from the local issuer of the cloud at `url`. */
+export async function tokenAt(url: string, username: string): Promise<string> {
+  const r = await fetch(`${url}/_deputy/identity/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username }),
+  });
+  const body = (await r.json()) as { id_token?: string };
+  if (!body.id_token) throw new Error(`no token for ${username}: ${JSON.stringify(body)}`);
+  return body.id_token;
+}
+
 export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipeline> {
   const dataDir = mkdtempSync(join(tmpdir(), 'deputy-pipeline-'));
   const port = await freePort();
@@ -92,6 +106,7 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
     ...opts.env,
   };
   const service = await loadService(join(ROOT, 'serverless.yml'), { stage: 'dev', env, endpoint: url });
+  if (opts.functionEnv) for (const f of service.functions) f.environment = { ...f.environment, ...opts.functionEnv };
   const cloud = await startLocalCloud({
     port,
     httpPort: await freePort(),
@@ -113,16 +128,7 @@ export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipelin
     url,
     dataDir,
     httpUrl: cloud.httpUrl ?? '',
-    async tokenFor(username) {
-      const r = await fetch(`${url}/_deputy/identity/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username }),
-      });
-      const body = (await r.json()) as { id_token?: string };
-      if (!body.id_token) throw new Error(`no token for ${username}: ${JSON.stringify(body)}`);
-      return body.id_token;
-    },
+    tokenFor: (username) => tokenAt(url, username),
     async consoleCookies(username) {
       const jar = new Map<string, string>();
       const keep = (r: Response) => {

@@ -20,8 +20,6 @@ import {
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateKey, signJwt } from '../../local/identity/issuer.js';
-import { type LocalCloud, startLocalCloud } from '../../local/server.js';
-import { loadService } from '../../local/serverless/index.js';
 import type { AuditBlock, AuditVerification, TaskSummary, TaskTimeline } from '../../shared/history/types.js';
 import type { ApprovalRequest } from '../../shared/pipeline/approval.js';
 import { taskIdFor } from '../../shared/pipeline/ids.js';
@@ -33,7 +31,15 @@ import {
   type FakeReply,
   startFakeModel,
 } from '../helpers/fake-model.js';
-import { PREFIX, ROOT, STATE_MACHINE_ARN, waitFor } from '../helpers/pipeline.js';
+import {
+  type Pipeline,
+  PREFIX,
+  ROOT,
+  STATE_MACHINE_ARN,
+  startPipeline,
+  tokenAt,
+  waitFor,
+} from '../helpers/pipeline.js';
 
 /**
  * The analysts' history end to end: tasks that succeed, fail, time out at the gate, are approved or
@@ -99,59 +105,6 @@ const script = (req: FakeModelRequest): FakeReply | undefined => {
       return undefined;
   }
 };
-
-/** Deputy's serverless.yml on an in-process local cloud, its functions reading agents from `agentsDir`. */
-interface Cloud {
-  url: string;
-  httpUrl: string;
-  dataDir: string;
-  cloud: LocalCloud;
-  s3: S3Client;
-  sfn: SFNClient;
-  sqs: SQSClient;
-  close(): Promise<void>;
-}
-
-async function boot(agentsDir: string, modelUrl: string): Promise<Cloud> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'deputy-history-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const env = { ...process.env, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: modelUrl };
-  const service = await loadService(join(ROOT, 'serverless.yml'), { stage: 'dev', env, endpoint: url });
-  for (const f of service.functions) f.environment = { ...f.environment, DEPUTY_AGENTS_DIR: agentsDir };
-  const cloud = await startLocalCloud({
-    port,
-    httpPort: await freePort(),
-    dataDir,
-    service,
-    identity: { usersFile: join(ROOT, 'local', 'identity', 'users.yaml') },
-    log: () => undefined,
-  });
-  return {
-    url,
-    httpUrl: cloud.httpUrl ?? '',
-    dataDir,
-    cloud,
-    s3: new S3Client({ endpoint: url, region: 'us-east-1', credentials, forcePathStyle: true }),
-    sfn: sfnClient(url),
-    sqs: new SQSClient({ endpoint: url, region: 'us-east-1', credentials }),
-    async close() {
-      await cloud.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function tokenFor(url: string, username: string): Promise<string> {
-  const r = await fetch(`${url}/_deputy/identity/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username }),
-  });
-  const body = (await r.json()) as { id_token?: string };
-  if (!body.id_token) throw new Error(`no token for ${username}: ${JSON.stringify(body)}`);
-  return body.id_token;
-}
 
 async function api<T = Record<string, unknown>>(
   httpUrl: string,
@@ -239,7 +192,7 @@ const shape = (t: TaskTimeline) => t.entries.map((e) => (e.kind === 'state' ? e.
 
 describe('the analysts’ history on a running pipeline', () => {
   let model: FakeModel;
-  let c: Cloud;
+  let c: Pipeline;
   let dave: string;
   const configDir = mkdtempSync(join(tmpdir(), 'deputy-cli-'));
   const agentsDir = mkdtempSync(join(tmpdir(), 'deputy-agents-'));
@@ -302,7 +255,7 @@ describe('the analysts’ history on a running pipeline', () => {
       readFileSync(invoices, 'utf8').replace(/timeoutSeconds: \d+/, `timeoutSeconds: ${APPROVAL_TIMEOUT}`),
     );
     model = await startFakeModel(script);
-    c = await boot(agentsDir, model.url);
+    c = await startPipeline({ modelUrl: model.url, functionEnv: { DEPUTY_AGENTS_DIR: agentsDir } });
     const business = join(ROOT, 'agents', 'examples', 'business', 'orders');
     for (const f of ['A-1001.json', 'A-1002.json'])
       await c.s3.send(
@@ -312,7 +265,7 @@ describe('the analysts’ history on a running pipeline', () => {
           Body: readFileSync(join(business, f)),
         }),
       );
-    dave = await tokenFor(c.url, 'dave');
+    dave = await c.tokenFor('dave');
     expect((await deputy('login', '--as', 'dave')).code).toBe(0);
     // Every scenario starts now; each test waits for its own task.
     await send('hist-ok', 'ok');
@@ -401,7 +354,7 @@ describe('the analysts’ history on a running pipeline', () => {
 
   it('shows a task whose approval was approved, with the wait and the approver', async () => {
     const gate = await gateOf(ids.approved);
-    const anna = await tokenFor(c.url, 'anna');
+    const anna = await c.tokenFor('anna');
     const vote = await api(c.httpUrl, `/approvals/${gate.approvalId}/approve`, anna, {
       method: 'POST',
       body: { argsHash: gate.argsHash, comment: 'defective, within 30 days' },
@@ -444,7 +397,7 @@ describe('the analysts’ history on a running pipeline', () => {
 
   it('shows a task whose approval was rejected, and the rejection reaching the agent', async () => {
     const gate = await gateOf(ids.rejected);
-    const bob = await tokenFor(c.url, 'bob');
+    const bob = await c.tokenFor('bob');
     const vote = await api(c.httpUrl, `/approvals/${gate.approvalId}/reject`, bob, {
       method: 'POST',
       body: { argsHash: gate.argsHash, reason: 'noise is not a defect' },
@@ -603,7 +556,7 @@ describe('the analysts’ history on a running pipeline', () => {
   }, 180_000);
 
   it('refuses non-analysts (403) and keeps analysts inside their tenant', async () => {
-    const anna = await tokenFor(c.url, 'anna');
+    const anna = await c.tokenFor('anna');
     for (const path of ['/tasks', `/tasks/${ids.ok}`, `/tasks/${ids.ok}/audit`, '/stats', '/export?since=1h']) {
       expect(await api(c.httpUrl, path, anna)).toMatchObject({ status: 403, body: { error: 'MissingRole' } });
     }
@@ -715,7 +668,7 @@ describe('the history of tasks retried after a kill -9', () => {
       expect(await finished(sfn, id, 90_000).catch((e) => `${e}\n${output.join('').slice(-3000)}`)).toBe('SUCCEEDED');
     }
     const httpUrl = `http://127.0.0.1:${httpPort}`;
-    const dave = await tokenFor(url, 'dave');
+    const dave = await tokenAt(url, 'dave');
     for (const id of taskIds) {
       const r = await api<TaskTimeline>(httpUrl, `/tasks/${id}`, dave);
       expect(r.status).toBe(200);
