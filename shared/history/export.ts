@@ -122,6 +122,11 @@ function outcomeOf(e: AuditEvent): string | undefined {
   }
 }
 
+/** Dollars to a nano-dollar: sums of float prices carry noise (0.00006314999999999999). */
+function roundUsd(v: unknown): number | undefined {
+  return typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : undefined;
+}
+
 /** One row per audit event; `task` adds the agent and tenant. */
 export function eventRow(e: AuditEvent, task?: Pick<TaskSummary, 'agent' | 'tenant'>): Record<string, unknown> {
   const data = (e.data ?? {}) as Record<string, unknown>;
@@ -141,7 +146,7 @@ export function eventRow(e: AuditEvent, task?: Pick<TaskSummary, 'agent' | 'tena
     outcome: outcomeOf(e),
     inputTokens: num('inputTokens'),
     outputTokens: num('outputTokens'),
-    costUsd: num('costUsd'),
+    costUsd: roundUsd(num('costUsd')),
     latencyMs: num('latencyMs'),
     title: describeAuditEvent(e).title,
     data: flattenData(data),

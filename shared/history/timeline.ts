@@ -425,6 +425,11 @@ function annotateGates(history: Placed[], events: AuditEvent[]): void {
     }
     const at = approvalId ? requested.indexOf(approvalId) : -1;
     turn = at >= 0 ? at + 1 : turn + 1;
+    // People waited from the moment the request was stored (as the task index counts it), not from
+    // the state's start: the step's own Lambda run is not their wait.
+    const storedAt = at >= 0 ? requestedAt[at] : undefined;
+    if (storedAt !== undefined && storedAt > from && storedAt <= from + entry.waitMs)
+      entry.waitMs = from + entry.waitMs - storedAt;
     const decision = approvalId ? decided.get(approvalId) : undefined;
     const outcome =
       decision?.outcome ??

@@ -67,7 +67,7 @@ describe('buildTimeline', () => {
     ]);
     const gate = t.entries.find((e) => e.state === 'RequestApproval');
     expect(gate).toMatchObject({
-      waitMs: 60_020,
+      waitMs: 60_010,
       durationMs: 60_020,
       actor: 'anna',
       detail: { approvalId, outcome: 'approved', decidedBy: ['anna'] },
@@ -108,7 +108,7 @@ describe('buildTimeline', () => {
 
     assertOrderAndCompleteness(t.entries, audit);
     const gate = t.entries.find((e) => e.state === 'RequestApproval');
-    expect(gate).toMatchObject({ waitMs: 3020, detail: { approvalId, outcome: 'timed-out' } });
+    expect(gate).toMatchObject({ waitMs: 3010, detail: { approvalId, outcome: 'timed-out' } });
     expect(gate?.actor).toBeUndefined();
     expect(gate?.title).toMatch(/waited 3\.0 s for approval: timed-out$/);
     expect(t.entries.map((e) => e.kind)).toContain('approval.timed_out');
