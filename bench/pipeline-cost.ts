@@ -11,18 +11,14 @@
  *
  *   npx tsx bench/pipeline-cost.ts            BENCH_ROUNDS=5 npx tsx bench/pipeline-cost.ts --json
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import type { LogEntry } from '../local/lambda/index.js';
 import type { TaskResult } from '../shared/contracts.js';
-import type { ApprovalRequest } from '../shared/pipeline/approval.js';
-import { PREFIX, ROOT, startPipeline, statesEntered, waitFor } from '../test/helpers/pipeline.js';
+import { PREFIX, startPipeline, statesEntered } from '../test/helpers/pipeline.js';
+import { runExampleTasks } from './example-tasks.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 25);
 const json = process.argv.includes('--json');
-const EVENTS = join(ROOT, 'agents', 'examples', 'events');
 
 const PRICE = {
   transition: 0.025 / 1000,
@@ -77,61 +73,8 @@ try {
   await p.seedBusiness();
   const before = p.cloud.requestCounts();
   own.clear();
-  const refundBodies = ['refund-A-1001.json', 'refund-A-1002.json'].map((f) =>
-    JSON.parse(readFileSync(join(EVENTS, f), 'utf8')),
-  );
-  const invoices = ['INV-2026-0042', 'INV-2026-0043'].map((n) =>
-    readFileSync(join(EVENTS, `invoice-${n}.json`), 'utf8'),
-  );
-  const started = Date.now();
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const b of refundBodies) await p.sendEvent('refund-requests', { ...b, eventId: `${b.eventId}-r${r}` });
-    for (const [i, text] of invoices.entries())
-      await p.put(`${PREFIX}business`, `invoices/incoming/bench-${r}-${i}.json`, text);
-  }
   const total = ROUNDS * 4;
-  log(`sent ${total} events; approving the gated calls as they arrive...`);
-  const approved = new Set<string>();
-  await waitFor(
-    `${total} tasks to finish`,
-    async () => {
-      for (const key of await p.keys(`${PREFIX}tasks`, 'approvals/')) {
-        if (!key.endsWith('/request.json') || approved.has(key)) continue;
-        const req = await p.getJson<ApprovalRequest>(`${PREFIX}tasks`, key);
-        const token = await p.getJson<{ taskToken: string }>(
-          `${PREFIX}tasks`,
-          key.replace('request.json', 'token.json'),
-        );
-        if (!req || !token) continue;
-        await p.put(
-          `${PREFIX}tasks`,
-          key.replace('request.json', 'decision.json'),
-          JSON.stringify({
-            schemaVersion: 1,
-            approvalId: req.approvalId,
-            outcome: 'approved',
-            argsHash: req.argsHash,
-            decidedBy: ['bench-approver'],
-            decidedAt: new Date().toISOString(),
-          }),
-        );
-        await p.sfn.send(
-          new SendTaskSuccessCommand({
-            taskToken: token.taskToken,
-            output: JSON.stringify({ approvalId: req.approvalId, outcome: 'approved' }),
-          }),
-        );
-        approved.add(key);
-      }
-      const list = await p.executions();
-      if (list.length === total && list.every((e) => e.status !== 'RUNNING')) return list;
-      log(`  ${list.filter((e) => e.status !== 'RUNNING').length}/${total} done`);
-      return undefined;
-    },
-    600_000,
-  );
-  const seconds = (Date.now() - started) / 1000;
-  const list = await p.executions();
+  const { seconds, executions: list } = await runExampleTasks(p, { rounds: ROUNDS, log });
   const failed = list.filter((e) => e.status !== 'SUCCEEDED');
   if (failed.length > 0) throw new Error(`${failed.length} task(s) did not succeed: ${failed[0]?.name}`);
 

@@ -75,9 +75,20 @@ export async function listApprovals(
   t: ApiTarget,
   filter: { status?: string; agent?: string; tool?: string },
 ): Promise<ApprovalView[]> {
-  const q = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => !!e[1]));
-  const r = (await call(t, 'GET', `/approvals${q.size ? `?${q}` : ''}`)) as { approvals: ApprovalView[] };
-  return r.approvals;
+  const out: ApprovalView[] = [];
+  let next: string | undefined;
+  do {
+    // The API answers a page at a time: follow `next` to the end.
+    const q = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => !!e[1]));
+    if (next) q.set('next', next);
+    const r = (await call(t, 'GET', `/approvals${q.size ? `?${q}` : ''}`)) as {
+      approvals: ApprovalView[];
+      next?: string;
+    };
+    out.push(...r.approvals);
+    next = r.next;
+  } while (next);
+  return out;
 }
 
 export async function showApproval(t: ApiTarget, id: string): Promise<ApprovalView> {

@@ -5,7 +5,7 @@ import {
   type QueueConfiguration,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueUrlCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { LambdaService } from './lambda/index.js';
 import type { ServiceModel } from './serverless/index.js';
 import type { CloudContext } from './service.js';
@@ -36,8 +36,18 @@ export async function deployLocally(
     const urls = new Map<string, string>();
     for (const q of model.queues) {
       const { RedrivePolicy, ...attributes } = q.attributes;
-      const r = await sqs.send(new CreateQueueCommand({ QueueName: q.name, Attributes: attributes }));
-      urls.set(q.name, r.QueueUrl as string);
+      try {
+        const r = await sqs.send(new CreateQueueCommand({ QueueName: q.name, Attributes: attributes }));
+        urls.set(q.name, r.QueueUrl as string);
+      } catch (e) {
+        // The queue exists with other settings (serverless.yml changed, or someone set them): as a
+        // deploy would, bring it to what the file declares. FifoQueue cannot change (the name says it).
+        if ((e as Error).name !== 'QueueNameExists') throw e;
+        const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: q.name }));
+        const { FifoQueue: _fifo, ...settable } = attributes;
+        await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: settable }));
+        urls.set(q.name, QueueUrl as string);
+      }
       done.push(`queue ${q.name}`);
     }
     for (const q of model.queues) {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { FaultRuleInvalid, faultsFromEnv } from './faults.js';
 import { formatLog } from './lambda/index.js';
 import { startLocalCloud } from './server.js';
 import { loadService, validateService } from './serverless/index.js';
@@ -21,7 +22,8 @@ Options:
   -h, --help         this text
 
 Environment: DEPUTY_PORT (4566), DEPUTY_HTTP_PORT (3000), DEPUTY_DATA_DIR (.deputy),
-DEPUTY_USERS (the local issuer's users file; default local/identity/users.yaml).
+DEPUTY_USERS (the local issuer's users file; default local/identity/users.yaml),
+DEPUTY_FAULTS (S3/SQS fault rules, JSON or @file; local/FAULTS.md).
 Exit codes: 0 stopped cleanly, 1 could not start, 2 bad usage.`;
 
 function envPort(name: string, dflt: number): number {
@@ -72,6 +74,14 @@ if (process.env.DEPUTY_USERS && !existsSync(usersFile)) {
   process.exit(2);
 }
 const identity = existsSync(usersFile);
+let faults: ReturnType<typeof faultsFromEnv>;
+try {
+  faults = faultsFromEnv(process.env.DEPUTY_FAULTS);
+} catch (e) {
+  if (!(e instanceof FaultRuleInvalid)) throw e;
+  console.error(e.message);
+  process.exit(2);
+}
 
 try {
   const model = existsSync(serviceFile)
@@ -100,6 +110,7 @@ try {
     httpPort,
     ...(offline ? { recordings } : {}),
     ...(identity ? { identity: { usersFile } } : {}),
+    ...(faults ? { faults } : {}),
     dataDir,
     ...(model ? { service: model } : {}),
     onLog: (entry) => console.log(json ? JSON.stringify(entry) : formatLog(entry)),
@@ -151,6 +162,11 @@ try {
           '         it answers only the example events. Set OPENAI_API_KEY (or OPENAI_BASE_URL) for a real model.',
       );
     }
+  }
+  if (faults) {
+    console.log(
+      `  FAULTS: ${faults.rules.length} rule(s) from DEPUTY_FAULTS make S3/SQS requests fail or stall (${cloud.url}/_deputy/faults; DELETE clears them)`,
+    );
   }
   console.log(`  resumed ${cloud.resumed} running execution(s); Ctrl-C stops, the next start resumes.`);
   let stopping = false;

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { deployLocally } from './deploy.js';
+import { FaultInjector, type FaultRuleInput, faultsAdminService } from './faults.js';
 import { httpApiFromModel, startHttpApi } from './http/index.js';
 import { IDENTITY_PATH } from './identity/constants.js';
 import { createIdentityService } from './identity/service.js';
@@ -48,6 +49,11 @@ export interface LocalCloudOptions {
    * `DEPUTY_LOCAL_ISSUER` and the HTTP API checks its JWT authorizers against it.
    */
   identity?: { usersFile: string };
+  /**
+   * Fault rules in force once the service is deployed (`DEPUTY_FAULTS`; local/FAULTS.md); more come and
+   * go through `POST/DELETE /_deputy/faults`. `seed` fixes which requests a probability rule hits.
+   */
+  faults?: { seed?: number; rules: FaultRuleInput[] };
 }
 
 export interface LocalCloud {
@@ -63,6 +69,8 @@ export interface LocalCloud {
   resumed: number;
   /** What the start created or updated from serverless.yml. */
   deployed: string[];
+  /** The fault rules S3 and SQS answer with (the same as `/_deputy/faults`). */
+  faults: FaultInjector;
   /** Requests served so far, by `<service> <operation or HTTP method>` (benchmarks estimate AWS bills from it). */
   requestCounts(): Record<string, number>;
   close(): Promise<void>;
@@ -160,6 +168,8 @@ function lockDataDir(dataDir: string): () => void {
 export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalCloud> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => undefined);
+  // Bad fault rules stop the start before anything is taken (they are armed after the deploy).
+  if (opts.faults) new FaultInjector(opts.faults);
   const unlock = lockDataDir(opts.dataDir);
   let services: LocalService[] = [];
   // `ready`: the services answer (the start-up deploy itself goes through them); `started`: the
@@ -262,8 +272,10 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     unlock();
     throw e;
   }
+  // The start-up rules are armed after the deploy below: the cloud creates its buckets and queues first.
+  const faults = new FaultInjector(opts.faults?.seed !== undefined ? { seed: opts.faults.seed } : {});
   const sfn = await createSfnService(ctx('sfn'), opts.invokers ?? {});
-  const sqs = await createSqsService(ctx('sqs'));
+  const sqs = await createSqsService(ctx('sqs'), { faults });
   const lambda = await createLambdaService(ctx('lambda'), {
     root: model?.root ?? process.cwd(),
     functions: (model?.functions ?? []).map((f) => ({
@@ -288,16 +300,25 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     })),
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
   });
-  const s3 = await createS3Service(ctx('s3'));
-  // The offline model is asked first (S3 would take /_deputy/model/... for a bucket); S3 is asked
-  // last: it takes every path-style request the others did not claim.
-  services = [...(replay ? [replay] : []), ...(identity ? [identity] : []), sfn, sqs, lambda, s3];
+  const s3 = await createS3Service(ctx('s3'), { faults });
+  // The fault rules' admin API and the offline model are asked first (S3 would take /_deputy/... for
+  // a bucket); S3 is asked last: it takes every path-style request the others did not claim.
+  services = [
+    faultsAdminService(faults),
+    ...(replay ? [replay] : []),
+    ...(identity ? [identity] : []),
+    sfn,
+    sqs,
+    lambda,
+    s3,
+  ];
   const integrations = sdkInvokers(ctx('sfn'));
   if (!opts.invokers)
     sfn.engine.invokers = { lambda: lambda.stepFunctionsInvoker(), sqs: integrations.sqs, s3: integrations.s3 };
   ready = true;
 
   const deployed = model ? await deployLocally(ctx('deploy'), model, { sfn: sfn.api, lambda }) : [];
+  if (opts.faults) faults.add(opts.faults.rules);
   const resumed = await sfn.recover();
 
   let http: Awaited<ReturnType<typeof startHttpApi>> | undefined;
@@ -325,6 +346,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     ...(identity ? { issuerUrl: identity.issuer } : {}),
     engine: sfn.engine,
     lambda,
+    faults,
     resumed,
     deployed,
     requestCounts: () => Object.fromEntries(requestCounts),

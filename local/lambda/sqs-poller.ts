@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SYNC_PAYLOAD_BYTES } from './api.js';
 import type { BatchReport, EventSourceMapping, InvokeResult } from './types.js';
 
 /** SQS's longest long poll. */
@@ -83,6 +84,25 @@ export function batchItemFailures(response: unknown, batch: ReadonlySet<string>)
     failed.push(id);
   }
   return failed;
+}
+
+/** The records in consecutive runs whose `{"Records":[...]}` event stays within the synchronous payload limit. */
+export function withinPayload(records: SqsRecord[], limit = SYNC_PAYLOAD_BYTES): SqsRecord[][] {
+  const parts: SqsRecord[][] = [];
+  let part: SqsRecord[] = [];
+  let size = '{"Records":[]}'.length;
+  for (const r of records) {
+    const n = Buffer.byteLength(JSON.stringify(r)) + 1;
+    if (part.length > 0 && size + n > limit) {
+      parts.push(part);
+      part = [];
+      size = '{"Records":[]}'.length;
+    }
+    part.push(r);
+    size += n;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
 }
 
 export interface PollerDeps {
@@ -203,24 +223,14 @@ export class SqsPoller {
   private async process(batch: Message[]): Promise<void> {
     const records = batch.map((msg) => toSqsRecord(msg, this.m.queueArn, this.queue.region));
     const ids = records.map((r) => r.messageId);
-    let failed: string[] = [];
+    const failed: string[] = [];
     let error: string | undefined;
-    try {
-      const r = await this.deps.invoke(this.m.functionName, { Records: records });
-      if (r.functionError) {
-        const p = (r.payload ?? {}) as { errorType?: string; errorMessage?: string };
-        failed = ids;
-        error = `${p.errorType ?? 'Error'}: ${p.errorMessage ?? ''}`;
-      } else if (this.m.reportBatchItemFailures) {
-        const f = batchItemFailures(r.payload, new Set(ids));
-        if (f === undefined) {
-          failed = ids;
-          error = 'the function returned an invalid batchItemFailures response';
-        } else failed = f;
-      }
-    } catch (e) {
-      failed = ids;
-      error = (e as Error)?.message ?? String(e);
+    // As on AWS, one call takes the batch only while its event fits Lambda's 6 MB synchronous payload:
+    // ten messages of up to 1 MiB each go in several calls, each failing or succeeding on its own.
+    for (const part of withinPayload(records)) {
+      const r = await this.invokePart(part);
+      failed.push(...r.failed);
+      error ??= r.error;
     }
     const keep = new Set(failed);
     const deleted = await this.delete(batch.filter((msg) => !keep.has(msg.MessageId ?? '')));
@@ -233,6 +243,25 @@ export class SqsPoller {
       failed,
       ...(error !== undefined ? { error } : {}),
     });
+  }
+
+  /** One invocation with these records: the ids it failed (all of them when the call failed) and why. */
+  private async invokePart(records: SqsRecord[]): Promise<{ failed: string[]; error?: string }> {
+    const ids = records.map((r) => r.messageId);
+    try {
+      const r = await this.deps.invoke(this.m.functionName, { Records: records });
+      if (r.functionError) {
+        const p = (r.payload ?? {}) as { errorType?: string; errorMessage?: string };
+        return { failed: ids, error: `${p.errorType ?? 'Error'}: ${p.errorMessage ?? ''}` };
+      }
+      if (!this.m.reportBatchItemFailures) return { failed: [] };
+      const f = batchItemFailures(r.payload, new Set(ids));
+      return f === undefined
+        ? { failed: ids, error: 'the function returned an invalid batchItemFailures response' }
+        : { failed: f };
+    } catch (e) {
+      return { failed: ids, error: (e as Error)?.message ?? String(e) };
+    }
   }
 
   /** Deletes processed messages, ten at a time; returns the ids deleted. */

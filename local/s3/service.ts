@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { type FaultInjector, s3Operation } from '../faults.js';
 import {
   type CloudContext,
   LAMBDA_API_PATH,
@@ -52,6 +53,8 @@ export interface S3ServiceOptions {
   notify?: NotificationSink;
   /** Retry timing of failed notifications. */
   retry?: DispatcherOptions;
+  /** Injected faults (local/faults.ts): a hit is answered as S3 answers that error. */
+  faults?: FaultInjector;
 }
 
 /**
@@ -226,6 +229,7 @@ class LocalS3 implements S3Service {
     private readonly ctx: S3Context,
     private readonly dispatcher: NotificationDispatcher,
     private readonly onClose: () => void,
+    private readonly faults?: FaultInjector,
   ) {}
 
   matches(req: LocalRequest): boolean {
@@ -243,6 +247,12 @@ class LocalS3 implements S3Service {
     try {
       if (this.closed) throw new S3Error('ServiceUnavailable', 'The local S3 is shutting down.', 503);
       const { bucket, key } = addressOf(req);
+      const fault = this.faults?.match({ service: 's3', operation: s3Operation(req, bucket, key), bucket, key });
+      if (fault) {
+        if (!(await this.faults?.hold(fault, req.signal)))
+          throw new S3Error('RequestTimeout', 'The client went away.', 400);
+        if (fault.error) throw new S3Error(fault.error.code, fault.error.message, fault.error.status);
+      }
       const call: S3Call = { req, bucket, key, requestId, hostId, now: Date.now() };
       checkExpectedOwner(this.ctx, req);
       const route = bucket === '' ? serviceRoute(call) : key === '' ? bucketRoute(call) : objectRoute(call);
@@ -297,10 +307,15 @@ export async function createS3Service(ctx: CloudContext, opts: S3ServiceOptions 
   const sink = opts.notify ?? (defaultSink as NotificationSink);
   const dispatcher = new NotificationDispatcher(store, sink, ctx.log, opts.retry);
   const s3ctx: S3Context = { cloud: ctx, store, blobs, ownerId: canonicalOwnerId(ctx.accountId) };
-  const service = new LocalS3(s3ctx, dispatcher, () => {
-    defaultSink?.destroy();
-    store.close();
-  });
+  const service = new LocalS3(
+    s3ctx,
+    dispatcher,
+    () => {
+      defaultSink?.destroy();
+      store.close();
+    },
+    opts.faults,
+  );
   dispatcher.start();
   return service;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { type FaultInjector, sqsQueueOf } from '../faults.js';
 import type { CloudContext, LocalRequest, LocalResponse, LocalService } from '../service.js';
 import { OPERATIONS, SQS_ACTIONS } from './api.js';
 import type { SqsContext } from './context.js';
@@ -19,7 +20,11 @@ const SWEEP_INTERVAL_MS = 30_000;
  * The local SQS: queues and messages in SQLite at `<dataDir>/sqs.sqlite`, both wire protocols,
  * long polling, dead-letter queues and FIFO queues.
  */
-export async function createSqsService(ctx: CloudContext): Promise<SqsService> {
+export async function createSqsService(
+  ctx: CloudContext,
+  /** Injected faults (local/faults.ts): a hit is answered as SQS answers that error, in the request's protocol. */
+  opts: { faults?: FaultInjector } = {},
+): Promise<SqsService> {
   const store = new SqsStore(join(ctx.dataDir, 'sqs.sqlite'));
   const waiters = new Waiters();
   let closed = false;
@@ -54,6 +59,14 @@ export async function createSqsService(ctx: CloudContext): Promise<SqsService> {
       try {
         if (closed) throw new SqsError('ServiceUnavailable', 'The local SQS is shutting down.', 503, false);
         const { action, input } = decodeRequest(req);
+        const queue = sqsQueueOf(input);
+        const fault = opts.faults?.match({ service: 'sqs', operation: action, ...(queue ? { queue } : {}) });
+        if (fault) {
+          if (!(await opts.faults?.hold(fault, req.signal)))
+            throw new SqsError('RequestTimeout', 'The client went away.');
+          const f = fault.error;
+          if (f) throw new SqsError(f.code, f.message, f.status, f.senderFault);
+        }
         const op = OPERATIONS.get(action);
         if (!op) {
           throw SQS_ACTIONS.has(action)

@@ -2,9 +2,16 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { CONSOLE_HEADERS, renderApproval, renderError, renderInbox } from '../../console/index.js';
 import { parseStatusFilter } from '../../console/pages/inbox.js';
-import { type DecideDeps, vote, whyNotDecide } from '../approvals/decide.js';
+import { type DecideDeps, resumeIfInterrupted, vote, whyNotDecide } from '../approvals/decide.js';
 import { ApprovalRefused } from '../approvals/errors.js';
-import { type ApprovalFilter, isApprovalId, listApprovals, readApproval, viewOf } from '../approvals/records.js';
+import {
+  type ApprovalFilter,
+  isApprovalId,
+  listApprovals,
+  MAX_PAGE,
+  readApproval,
+  viewOf,
+} from '../approvals/records.js';
 import type { Identity } from '../approvals/types.js';
 import { DeputyError } from '../errors.js';
 import type { HistoryDeps } from '../history/service.js';
@@ -70,9 +77,20 @@ function cookies(event: APIGatewayProxyEventV2): Map<string, string> {
   const list = event.cookies ?? (header(event, 'cookie') ?? '').split(';');
   for (const c of list) {
     const i = c.indexOf('=');
-    if (i > 0) out.set(c.slice(0, i).trim(), decodeURIComponent(c.slice(i + 1).trim()));
+    // A value that does not decode (`%E0%A4%A`) is no cookie at all: no session, not a crash.
+    const value = i > 0 ? decodeParam(c.slice(i + 1).trim()) : undefined;
+    if (value !== undefined) out.set(c.slice(0, i).trim(), value);
   }
   return out;
+}
+
+/** A percent-decoded path parameter or cookie value; undefined for a malformed escape. */
+function decodeParam(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 function bodyText(event: APIGatewayProxyEventV2): string {
@@ -84,17 +102,34 @@ function formOf(event: APIGatewayProxyEventV2): URLSearchParams {
   return new URLSearchParams(bodyText(event));
 }
 
-function jsonBody(event: APIGatewayProxyEventV2): Record<string, unknown> {
+/** What a vote's body may hold, each a string: anything else is refused, not ignored. */
+const VOTE_FIELDS: readonly string[] = ['argsHash', 'comment', 'reason'];
+
+function jsonBody(event: APIGatewayProxyEventV2, fields: readonly string[]): Record<string, string> {
   const text = bodyText(event);
   if (text.length > 64 * 1024) throw new ApprovalRefused(400, 'TooLarge', 'the request body is over 64 KiB');
   if (!text) return {};
+  const type = (header(event, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json')
+    throw new ApprovalRefused(415, 'UnsupportedMediaType', 'send the body as JSON (Content-Type: application/json)');
+  let v: unknown;
   try {
-    const v = JSON.parse(text) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    v = JSON.parse(text);
   } catch {
-    // fall through
+    v = undefined;
   }
-  throw new ApprovalRefused(400, 'BadRequest', 'the body must be a JSON object');
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new ApprovalRefused(400, 'BadRequest', 'the body must be a JSON object');
+  for (const [k, value] of Object.entries(v)) {
+    if (!fields.includes(k))
+      throw new ApprovalRefused(
+        400,
+        'BadRequest',
+        `unknown field ${JSON.stringify(k)}: the body takes ${fields.join(', ')}`,
+      );
+    if (typeof value !== 'string') throw new ApprovalRefused(400, 'BadRequest', `${k} must be a string`);
+  }
+  return v as Record<string, string>;
 }
 
 function str(v: unknown): string | undefined {
@@ -154,25 +189,28 @@ async function apiRoute(deps: ApiDeps, event: APIGatewayProxyEventV2, method: st
   if (history) return history;
   const now = deps.now();
   if (method === 'GET' && path === '/approvals') {
-    const approvals = await listApprovals(
-      deps.store,
-      identity.tenant,
-      filterFrom(event.queryStringParameters ?? {}),
-      now,
-    );
-    return json(200, { approvals });
+    const q = event.queryStringParameters ?? {};
+    const limit = q.limit === undefined ? undefined : Number(q.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE))
+      throw new ApprovalRefused(400, 'BadRequest', `limit must be an integer from 1 to ${MAX_PAGE}`);
+    const page = await listApprovals(deps.store, identity.tenant, filterFrom(q), now, {
+      ...(limit !== undefined ? { limit } : {}),
+      ...(q.next ? { next: q.next } : {}),
+    });
+    return json(200, page);
   }
   const m = /^\/approvals\/([^/]+)(?:\/(approve|reject))?$/.exec(path);
   if (!m?.[1]) throw new ApprovalRefused(404, 'NotFound', `no route ${method} ${path}`);
-  const id = decodeURIComponent(m[1]);
+  const id = decodeParam(m[1]) ?? m[1]; // undecodable: not an approval id, so a 404 below
   if (!m[2] && method === 'GET') {
     const r = isApprovalId(id) ? await readApproval(deps.store, id) : undefined;
     if (!r || r.request.requester.tenant !== identity.tenant)
       throw new ApprovalRefused(404, 'NotFound', `there is no approval ${JSON.stringify(id)}`);
+    await resumeIfInterrupted(deps, r);
     return json(200, viewOf(r, now));
   }
   if (m[2] && method === 'POST') {
-    const body = jsonBody(event);
+    const body = jsonBody(event, VOTE_FIELDS);
     const argsHash = str(body.argsHash);
     if (!argsHash)
       throw new ApprovalRefused(400, 'BadRequest', 'argsHash is required: the hash of the arguments you approve');
@@ -222,6 +260,7 @@ async function callback(deps: ApiDeps, event: APIGatewayProxyEventV2, jar: Map<s
       renderError(400, 'The sign-in did not complete (it expired or came from elsewhere): sign in again.'),
     );
   }
+  // The identity provider not answering is its fault, not the person's: 503, not a crash.
   const r = await fetch(deps.oauth.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -233,7 +272,8 @@ async function callback(deps: ApiDeps, event: APIGatewayProxyEventV2, jar: Map<s
       code_verifier: verifier,
     }).toString(),
     signal: AbortSignal.timeout(10_000),
-  });
+  }).catch(() => undefined);
+  if (!r) return page(503, renderError(503, 'The sign-in service did not answer: try again in a moment.'));
   const tokens = (await r.json().catch(() => ({}))) as { id_token?: string; error_description?: string };
   if (!r.ok || !tokens.id_token) {
     return page(401, renderError(401, `The sign-in failed: ${tokens.error_description ?? `HTTP ${r.status}`}.`));
@@ -283,16 +323,18 @@ async function consoleRoute(
       ...(q.agent ? { agent: q.agent } : {}),
       ...(q.tool ? { tool: q.tool } : {}),
     };
-    const approvals = await listApprovals(deps.store, identity.tenant, { status: 'all' }, now);
+    // The newest page the filters select (the index filters; the page reads only its own records).
+    const { approvals } = await listApprovals(deps.store, identity.tenant, filters, now);
     return page(200, renderInbox({ identity, approvals, filters, now, csrf }));
   }
   const m = /^\/console\/approvals\/([^/]+)(?:\/(approve|reject))?$/.exec(path);
   if (!m?.[1]) return page(404, renderError(404, 'There is no such page.', identity));
-  const id = decodeURIComponent(m[1]);
+  const id = decodeParam(m[1]) ?? m[1];
   const records = isApprovalId(id) ? await readApproval(deps.store, id) : undefined;
   if (!records || records.request.requester.tenant !== identity.tenant) {
     return page(404, renderError(404, `There is no approval ${id}.`, identity));
   }
+  if (method === 'GET') await resumeIfInterrupted(deps, records);
   let message: { kind: 'ok' | 'error'; text: string } | undefined;
   if (method === 'POST' && m[2]) {
     const form = formOf(event);

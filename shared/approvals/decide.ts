@@ -3,7 +3,7 @@ import { appendAudit } from '../history/audit.js';
 import type { ApprovalDecision, ApprovalOutcome } from '../pipeline/approval.js';
 import type { ObjectStore } from '../stores/objects.js';
 import { ApprovalRefused } from './errors.js';
-import { type ApprovalRecords, approvalKeys, readApproval, viewOf } from './records.js';
+import { type ApprovalRecords, approvalKeys, fileApproval, readApproval, viewOf } from './records.js';
 import type { ApprovalView, Identity, Vote } from './types.js';
 
 export interface DecideDeps {
@@ -160,6 +160,7 @@ export async function settle(deps: DecideDeps, approvalId: string): Promise<void
         ? candidate
         : ((await deps.store.getJson<ApprovalDecision>(taskKeys.approvalDecision(approvalId))) ?? candidate);
   }
+  await fileApproval(deps.store, r.request, decision.outcome);
   // On the task's audit log before the task resumes, so the log has the decision before what follows.
   await appendAudit(
     deps.store,
@@ -179,26 +180,40 @@ export async function settle(deps: DecideDeps, approvalId: string): Promise<void
     ],
     { now: deps.now },
   );
-  // One caller claims the resume (a claim left by a crash is taken over after a minute). A second
-  // SendTaskSuccess would be harmless anyway: the token works once and the outcome is the same.
+  // The resume is done once it has a result on record. A claim without one is an attempt that stopped
+  // half way (a crash, a timeout) or one in progress: resume (again), so the click repeated after a
+  // failed answer always gets the task going. A second SendTaskSuccess is harmless: the token works
+  // once ('gone' after) and the outcome is the same.
   const token = await deps.store.getJson<{ taskToken: string }>(taskKeys.approvalToken(approvalId));
   if (!token) return;
-  const now = deps.now();
-  const claim = { claimedAt: new Date(now).toISOString() };
+  const claim = { claimedAt: new Date(deps.now()).toISOString() };
   if ((await deps.store.putJson(approvalKeys.resumed(approvalId), claim, { ifAbsent: true })) === 'exists') {
     const marker = await deps.store.getJson<{ claimedAt: string; result?: string }>(approvalKeys.resumed(approvalId));
-    if (marker?.result || (marker && Date.parse(marker.claimedAt) > now - 60_000)) return;
+    if (marker?.result) return;
   }
   const result = await deps.resume(token.taskToken, {
     approvalId,
     outcome: decision.outcome,
     ...(decision.reason ? { reason: decision.reason } : {}),
   });
+  const marker = await deps.store.getJson<{ result?: string }>(approvalKeys.resumed(approvalId));
+  if (marker?.result) return; // a concurrent attempt recorded its result first: keep it
   await deps.store.putJson(approvalKeys.resumed(approvalId), {
     ...claim,
     result,
     at: new Date(deps.now()).toISOString(),
   });
+}
+
+/**
+ * Finishes a decision whose deciding call stopped half way (a crash or a timeout after the decision
+ * was written, before the task was resumed): nobody can vote on it any more, so looking at it (the
+ * API's or the console's approval page) completes it. One read when there is nothing to do.
+ */
+export async function resumeIfInterrupted(deps: DecideDeps, r: ApprovalRecords): Promise<void> {
+  if (!r.decision) return;
+  const marker = await deps.store.getJson<{ result?: string }>(approvalKeys.resumed(r.request.approvalId));
+  if (!marker?.result) await settle(deps, r.request.approvalId);
 }
 
 /** Why this person may not decide this approval at all (tenant, own request, role), if so. */

@@ -8,7 +8,7 @@ export class ApprovalRefused extends DeputyError {
   override readonly name = 'ApprovalRefused';
   readonly fault = 'input';
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 410,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 415,
     readonly code: string,
     message: string,
   ) {

@@ -60,7 +60,7 @@ export function openAiModel(
           signal ? { signal } : {},
         );
       } catch (e) {
-        throw classify(e, where);
+        throw classify(e, where, endpoint.apiKey);
       }
       const choice = completion?.choices?.[0];
       if (!choice || typeof choice !== 'object' || !choice.message) {
@@ -86,18 +86,24 @@ export function openAiModel(
   };
 }
 
-function classify(e: unknown, where: string): Error {
-  const detail = (e as Error)?.message ?? String(e);
-  if (e instanceof OpenAI.RateLimitError)
-    return new ModelThrottled(`${where} is rate limiting: ${detail}`, { cause: e });
+/**
+ * The endpoint's words may quote the key (some gateways and proxies echo the credential they
+ * refuse): the message goes to logs, the execution history and the audit log, so the key is cut out,
+ * and an error that held it is not kept as the cause.
+ */
+function classify(e: unknown, where: string, apiKey: string): Error {
+  const said = (e as Error)?.message ?? String(e);
+  const detail = apiKey.length >= 8 ? said.split(apiKey).join('[redacted]') : said;
+  const cause = detail === said ? { cause: e } : {};
+  if (e instanceof OpenAI.RateLimitError) return new ModelThrottled(`${where} is rate limiting: ${detail}`, cause);
   if (e instanceof OpenAI.APIConnectionError)
-    return new ModelUnavailable(`${where} could not be reached: ${detail}`, { cause: e });
+    return new ModelUnavailable(`${where} could not be reached: ${detail}`, cause);
   if (e instanceof OpenAI.APIError) {
     const status = e.status ?? 0;
     if (status >= 500 || status === 408 || status === 409)
-      return new ModelUnavailable(`${where} failed (${status}): ${detail}`, { cause: e });
-    return new ModelRejected(`${where} refused the request (${status}): ${detail}`, { cause: e });
+      return new ModelUnavailable(`${where} failed (${status}): ${detail}`, cause);
+    return new ModelRejected(`${where} refused the request (${status}): ${detail}`, cause);
   }
   // A body that is not JSON, a truncated stream: the endpoint misbehaved; a retry may get a good one.
-  return new ModelUnavailable(`${where} gave an unusable response: ${detail}`, { cause: e });
+  return new ModelUnavailable(`${where} gave an unusable response: ${detail}`, cause);
 }

@@ -1,3 +1,4 @@
+import { fileApproval } from '../approvals/records.js';
 import type { OnTimeout } from '../approvals/types.js';
 import type { PlannedCall, Principal, TaskState } from '../contracts.js';
 import { taskKeys } from '../contracts.js';
@@ -129,6 +130,9 @@ export async function requestApproval(
     (await deps.store.putJson(taskKeys.approval(approvalId), request, { ifAbsent: true })) === 'exists'
       ? ((await deps.store.getJson<ApprovalRequest>(taskKeys.approval(approvalId))) ?? request)
       : request;
+  // In the operators' listing (the approval index) before the token exists, so no task can be
+  // resumable and not listed.
+  await fileApproval(deps.store, first, 'pending');
   await deps.store.putJson(taskKeys.approvalToken(approvalId), { schemaVersion: 1, approvalId, taskToken });
   const notice = {
     schemaVersion: 1,

@@ -39,9 +39,21 @@ export function failureOf(state: Partial<TaskState>): { error: string; reason: s
     } catch {
       // not JSON: the cause as it is
     }
-    return { error: f.Error ?? 'States.TaskFailed', reason: reason || 'no reason given' };
+    const error = f.Error ?? 'States.TaskFailed';
+    // A step's timeout comes without a cause (as on AWS): say which step ran out of time.
+    if (!reason && TIMEOUTS.has(error)) reason = `${stepOf(state)} did not finish in time (${error})`;
+    return { error, reason: reason || 'no reason given' };
   }
   return { error: 'Unknown', reason: 'the task stopped without a recorded reason' };
+}
+
+const TIMEOUTS = new Set(['States.Timeout', 'States.HeartbeatTimeout', 'Sandbox.Timedout']);
+
+/** The step a caught error came from, as far as the state tells: the one its `next` was headed for. */
+function stepOf(state: Partial<TaskState>): string {
+  if (state.next?.action === 'call_tool') return `the call to ${state.next.call.tool} (step ${state.step ?? 0})`;
+  if (state.next?.action === 'answer') return 'committing the answer';
+  return 'asking the model for the next step';
 }
 
 /**

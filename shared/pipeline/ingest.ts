@@ -48,7 +48,13 @@ export interface S3Record {
   eventTime: string;
   s3: {
     bucket: { name: string };
-    object: { key: string; size?: number | undefined; versionId?: string | undefined; sequencer?: string | undefined };
+    object: {
+      key: string;
+      size?: number | undefined;
+      eTag?: string | undefined;
+      versionId?: string | undefined;
+      sequencer?: string | undefined;
+    };
   };
 }
 
@@ -97,7 +103,9 @@ export function taskFromSqs(deps: IngestDeps, record: SqsRecord): TaskInput {
       `the envelope names no principal and the agent '${agent.name}' has no default for this queue`,
     );
   }
+  // A time past what a Date holds (year 275760) would make toISOString throw: the epoch, as for none.
   const sent = Number(record.attributes.SentTimestamp);
+  const sentAt = new Date(Number.isFinite(sent) && sent > 0 ? sent : 0);
   const identity = envelope.eventId ? `event:${queueName}:${envelope.eventId}` : `sqs:${record.messageId}`;
   return {
     schemaVersion: TASK_SCHEMA_VERSION,
@@ -107,7 +115,7 @@ export function taskFromSqs(deps: IngestDeps, record: SqsRecord): TaskInput {
       type: 'sqs',
       source: queueName,
       ref: envelope.eventId ? `${record.messageId} (eventId ${envelope.eventId})` : record.messageId,
-      receivedAt: Number.isFinite(sent) && sent > 0 ? new Date(sent).toISOString() : new Date(0).toISOString(),
+      receivedAt: Number.isNaN(sentAt.getTime()) ? new Date(0).toISOString() : sentAt.toISOString(),
     },
     principal,
     input: envelope.input,
@@ -171,7 +179,11 @@ function agentForObject(deps: IngestDeps, bucket: string, key: string): { agent:
 
 /** S3 notifications encode keys like a form (spaces as '+'). */
 function decodeKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    throw new InvalidEvent(`the object key ${JSON.stringify(key)} is not URL-encoded as S3 notifications encode keys`);
+  }
 }
 
 /** Builds the task for one ObjectCreated record; InvalidEvent when no agent takes it. */
@@ -211,7 +223,10 @@ export async function taskFromS3(deps: IngestDeps, record: S3Record): Promise<Ta
   } else {
     input.contentOmitted = `the object is ${size} bytes, over this trigger's ${trigger.maxContentBytes}-byte inline limit: read it with a tool`;
   }
-  const version = record.s3.object.versionId ?? record.s3.object.sequencer ?? record.eventTime;
+  // The content's identity first: the same bytes written to the key again (an upload retried after a
+  // lost answer, by the SDK or the CLI) are the same event, not a new task; other content is a new one.
+  const o = record.s3.object;
+  const version = o.eTag ? `etag:${o.eTag}` : (o.versionId ?? o.sequencer ?? record.eventTime);
   const ref = `s3://${bucket}/${key}${record.s3.object.versionId ? `?versionId=${record.s3.object.versionId}` : ''}`;
   return {
     schemaVersion: TASK_SCHEMA_VERSION,

@@ -40,15 +40,29 @@ export function ingestDeps(env: NodeJS.ProcessEnv = process.env): IngestDeps {
         'deputy-reason': { DataType: 'String', StringValue: reason.slice(0, 1000) },
       };
       for (const [k, v] of Object.entries(attributes)) attrs[k] = { DataType: 'String', StringValue: v };
-      await sqs
-        .send(
+      const send = (text: string, more: typeof attrs = {}) =>
+        sqs.send(
           new SendMessageCommand({
             QueueUrl: cfg.EVENTS_DLQ_URL,
-            MessageBody: body || '(empty)',
-            MessageAttributes: attrs,
+            MessageBody: text || '(empty)',
+            MessageAttributes: { ...attrs, ...more },
           }),
-        )
-        .catch(transient('dead-lettering an event'));
+        );
+      try {
+        await send(body);
+      } catch (e) {
+        // The largest message the source queue takes no longer fits with the reason attached: the
+        // dead letter keeps as much of the body as fits, and says how long it was.
+        const limit = /shorter than (\d+) bytes/.exec((e as Error).message ?? '')?.[1];
+        if (!limit) return transient('dead-lettering an event')(e);
+        const more = {
+          'deputy-body-bytes': { DataType: 'Number', StringValue: String(Buffer.byteLength(body)) },
+          'deputy-body-truncated': { DataType: 'String', StringValue: 'true' },
+        };
+        await send(cut(body, Number(limit) - attributesBytes({ ...attrs, ...more }) - 1), more).catch(
+          transient('dead-lettering an event'),
+        );
+      }
     },
     async headObject(bucket, key) {
       const r = await s3
@@ -64,4 +78,20 @@ export function ingestDeps(env: NodeJS.ProcessEnv = process.env): IngestDeps {
     },
     log: (line) => console.log(JSON.stringify(line)),
   };
+}
+
+/** What SQS counts of message attributes toward the message size: names, types and values. */
+function attributesBytes(attrs: Record<string, { DataType: string; StringValue: string }>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(attrs))
+    n += Buffer.byteLength(k) + Buffer.byteLength(v.DataType) + Buffer.byteLength(v.StringValue);
+  return n;
+}
+
+/** The longest prefix of `text` of at most `bytes` UTF-8 bytes, cut between characters. */
+function cut(text: string, bytes: number): string {
+  const buf = Buffer.from(text);
+  let n = Math.max(0, Math.min(bytes, buf.length));
+  while (n > 0 && n < buf.length && ((buf[n] ?? 0) & 0xc0) === 0x80) n--;
+  return buf.subarray(0, n).toString('utf8');
 }

@@ -33,7 +33,15 @@ export function validateDefinition(text: string): { def?: MachineDef; problems: 
   if (def === null || typeof def !== 'object' || Array.isArray(def)) {
     return { problems: ['SCHEMA_VALIDATION_FAILED: the definition must be a JSON object'] };
   }
-  const result = aslValidator(relaxLiteralOutputs(def));
+  let result: AslValidatorResult;
+  try {
+    result = aslValidator(relaxLiteralOutputs(def));
+  } catch (e) {
+    // asl-validator assumes every state is an object (a string state makes it throw a TypeError)
+    return {
+      problems: [`SCHEMA_VALIDATION_FAILED: the definition does not follow the ASL schema (${(e as Error).message})`],
+    };
+  }
   if (!result.isValid) return { problems: result.errors.map((e) => `${e['Error code']}: ${e.Message}`) };
   return { def: def as MachineDef, problems: [] };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type DecideDeps, vote, whyNotDecide } from '../../../shared/approvals/decide.js';
+import { type DecideDeps, resumeIfInterrupted, vote, whyNotDecide } from '../../../shared/approvals/decide.js';
 import { ApprovalRefused } from '../../../shared/approvals/errors.js';
 import { approvalKeys, readApproval } from '../../../shared/approvals/records.js';
 import type { Identity, Vote } from '../../../shared/approvals/types.js';
@@ -258,6 +258,61 @@ describe('vote: the audit log', () => {
     // Assess
     expect(await logOf(store)).toEqual([`vote#${ID}#anna: approval.voted`, `decision#${ID}: approval.decided`]);
     expect(resumed).toHaveLength(1);
+  });
+
+  it('resumes the task when the approver clicks again after the first attempt stopped before resuming', async () => {
+    // Prepare: the first attempt records the decision and claims the resume, then dies (a crash, a
+    // Lambda timeout) before SendTaskSuccess; the approver, seeing an error, clicks again at once.
+    const { deps, resumed } = setup();
+    let crash = true;
+    const crashing: DecideDeps = {
+      ...deps,
+      async resume(token, outcome) {
+        if (crash) {
+          crash = false;
+          throw new Error('the function stopped');
+        }
+        return deps.resume(token, outcome);
+      },
+    };
+
+    // Act
+    await expect(
+      vote(crashing, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH }),
+    ).rejects.toThrow('the function stopped');
+    const again = await vote(crashing, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH });
+
+    // Assess
+    expect(again.status).toBe('approved');
+    expect(resumed).toEqual([{ approvalId: ID, outcome: 'approved' }]);
+  });
+
+  it('finishes a decision whose deciding call stopped before the resume when the approval is looked at', async () => {
+    // Prepare: the vote and the decision are stored, then the call died; the approver cannot vote again.
+    const { store, deps, resumed } = setup();
+    let crash = true;
+    const crashing: DecideDeps = {
+      ...deps,
+      async resume(token, outcome) {
+        if (crash) {
+          crash = false;
+          throw new Error('the function stopped');
+        }
+        return deps.resume(token, outcome);
+      },
+    };
+    await expect(
+      vote(crashing, { approvalId: ID, identity: anna, outcome: 'approve', argsHash: HASH }),
+    ).rejects.toThrow();
+    const decided = await readApproval(store, ID);
+
+    // Act: someone opens the approval (the API's GET, the console's page), twice.
+    await resumeIfInterrupted(crashing, decided ?? expect.fail('no approval'));
+    await resumeIfInterrupted(crashing, (await readApproval(store, ID)) ?? expect.fail('no approval'));
+
+    // Assess: resumed once, with the decision on the log.
+    expect(resumed).toEqual([{ approvalId: ID, outcome: 'approved' }]);
+    expect(await logOf(store)).toEqual([`vote#${ID}#anna: approval.voted`, `decision#${ID}: approval.decided`]);
   });
 
   it('records nothing for a refused vote', async () => {

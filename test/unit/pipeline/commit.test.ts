@@ -371,6 +371,25 @@ describe('failureOf', () => {
     expect(f).toEqual({ error: 'States.TaskFailed', reason: 'no reason given' });
   });
 
+  it('says which step ran out of time when a timeout comes without a cause', () => {
+    // Prepare
+    const planned = plannedState(harness(), 'echo', { text: 'hi' }, { step: 2 });
+
+    // Act
+    const inTool = failureOf({ ...planned, failure: { Error: 'States.Timeout' } });
+    const inPlan = failureOf({ failure: { Error: 'Sandbox.Timedout', Cause: '' } });
+
+    // Assess
+    expect(inTool).toEqual({
+      error: 'States.Timeout',
+      reason: 'the call to echo (step 2) did not finish in time (States.Timeout)',
+    });
+    expect(inPlan).toEqual({
+      error: 'Sandbox.Timedout',
+      reason: 'asking the model for the next step did not finish in time (Sandbox.Timedout)',
+    });
+  });
+
   it('prefers the plan stop over a caught error', () => {
     // Act
     const f = failureOf({

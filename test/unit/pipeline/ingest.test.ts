@@ -590,12 +590,27 @@ describe('taskFromS3', () => {
     expect(again.taskId).toBe(first.taskId);
   });
 
-  it('derives a new task id when the object is written again', async () => {
+  it('derives the same task id when the same content is written to the key again', async () => {
+    // Prepare: an upload retried after its answer was lost: a second write, same bytes (same ETag).
+    const h = ingestHarness();
+    h.objects.set('deputy-dev-business/invoices/incoming/INV-2026-0042.json', { body: INVOICE });
+    const record = only(s3Records('invoice-created'));
+    const rewritten = objectRecord(record, { sequencer: '0066F2A1B3C4D5E7FF' });
+
+    // Act
+    const first = await taskFromS3(h.deps, record);
+    const second = await taskFromS3(h.deps, rewritten);
+
+    // Assess
+    expect(second.taskId).toBe(first.taskId);
+  });
+
+  it('derives a new task id when other content is written to the key', async () => {
     // Prepare
     const h = ingestHarness();
     h.objects.set('deputy-dev-business/invoices/incoming/INV-2026-0042.json', { body: INVOICE });
     const record = only(s3Records('invoice-created'));
-    const overwritten = objectRecord(record, { sequencer: '0066F2A1B3C4D5E7FF' });
+    const overwritten = objectRecord(record, { sequencer: '0066F2A1B3C4D5E7FF', eTag: 'f'.repeat(32) });
 
     // Act
     const first = await taskFromS3(h.deps, record);
