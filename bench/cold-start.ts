@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { loadService } from '../local/serverless/index.js';
-import { buildAll } from '../scripts/build.js';
+import { BUNDLE_OPTIONS, buildAll } from '../scripts/build.js';
 import { zip } from '../scripts/zip.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -42,33 +42,9 @@ const log = (s: string) => {
 };
 
 /** The build's banner (scripts/build.ts): `require`, `__filename` and `__dirname` for CommonJS dependencies. */
-const BANNER = [
-  "import { createRequire as __deputyCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __deputyFileURLToPath } from 'node:url';",
-  "import { dirname as __deputyDirname } from 'node:path';",
-  'const require = __deputyCreateRequire(import.meta.url);',
-  'const __filename = __deputyFileURLToPath(import.meta.url);',
-  'const __dirname = __deputyDirname(__filename);',
-].join('\n');
-
 /** Bundles one entry as scripts/build.ts does (the same esbuild options), into `outdir`. */
 async function bundleLikeTheBuild(entry: string, outdir: string, base: string): Promise<void> {
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: [{ in: entry, out: base }],
-    outdir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    minify: true,
-    sourcemap: 'linked',
-    sourcesContent: false,
-    banner: { js: BANNER },
-    logLevel: 'silent',
-  });
+  await build({ ...BUNDLE_OPTIONS, entryPoints: [{ in: entry, out: base }], outdir });
 }
 
 /** What a child process prints: the time since it started and the import's own time, in ms. */

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile, type OutputFile } from 'esbuild';
+import { type BuildOptions, build, type Metafile, type OutputFile } from 'esbuild';
 import { checkAgents } from '../cli/agents-check.js';
 import { loadService } from '../local/serverless/index.js';
 import { type ZipEntry, zip } from './zip.js';
@@ -32,6 +32,28 @@ const BANNER = [
   'const __filename = __deputyFileURLToPath(import.meta.url);',
   'const __dirname = __deputyDirname(__filename);',
 ].join('\n');
+/**
+ * How every function is bundled (bench/cold-start.ts bundles its minimal handler with these too, so the
+ * comparison is like for like).
+ */
+export const BUNDLE_OPTIONS = {
+  absWorkingDir: ROOT,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  // ES module builds of dependencies (the AWS SDK has them) tree-shake better.
+  mainFields: ['module', 'main'],
+  minify: true,
+  // Linked, without the sources' text: stack traces map back (NODE_OPTIONS=--enable-source-maps)
+  // at a fraction of the size of an inline map.
+  sourcemap: 'linked',
+  sourcesContent: false,
+  banner: { js: BANNER },
+  logLevel: 'silent',
+} satisfies BuildOptions;
+
 /** Cedar's WebAssembly module, read at run time from beside the bundle by the functions that use it. */
 const CEDAR_WASM = 'node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm_bg.wasm';
 
@@ -138,27 +160,13 @@ async function bundle(
 ): Promise<{ files: Map<string, OutputFile>; metafile: Metafile }> {
   try {
     const result = await build({
-      absWorkingDir: ROOT,
+      ...BUNDLE_OPTIONS,
       entryPoints: entries.map((e) => ({ in: e.source, out: e.base })),
       // Only for paths: nothing is written (write: false), the outputs go straight into the zips. With
       // the repository as outdir, a map's sources read as in the repository (`../shared/...`).
       outdir: ROOT,
-      outExtension: { '.js': '.mjs' },
       write: false,
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'esm',
-      // ES module builds of dependencies (the AWS SDK has them) tree-shake better.
-      mainFields: ['module', 'main'],
-      minify: true,
-      // Linked, without the sources' text: stack traces map back (NODE_OPTIONS=--enable-source-maps)
-      // at a fraction of the size of an inline map.
-      sourcemap: 'linked',
-      sourcesContent: false,
-      banner: { js: BANNER },
       metafile: true,
-      logLevel: 'silent',
     });
     const files = new Map(result.outputFiles.map((f) => [relative(ROOT, f.path).split(sep).join('/'), f] as const));
     return { files, metafile: result.metafile };
