@@ -20,13 +20,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  DescribeExecutionCommand,
-  ExecutionStatus,
-  GetExecutionHistoryCommand,
-  ListExecutionsCommand,
-  SFNClient,
-} from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionStatus, GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
@@ -35,7 +29,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { ApprovalView } from '../shared/approvals/types.js';
 import { PREFIX, STATE_MACHINE_ARN } from '../test/helpers/pipeline.js';
-import { CloudChild, cloudPaths, localToken } from './cloud-child.js';
+import { CloudChild, cloudPaths, listExecutions, localToken } from './cloud-child.js';
 
 export interface ApprovalsScaleOptions {
   tasks?: number;
@@ -132,24 +126,7 @@ export async function runApprovalsScale(opts: ApprovalsScaleOptions = {}): Promi
     } while (token);
     return count;
   };
-  const executions = async (status?: ExecutionStatus) => {
-    const out: { name: string; arn: string; status: string }[] = [];
-    let token: string | undefined;
-    do {
-      const r = await sfn.send(
-        new ListExecutionsCommand({
-          stateMachineArn: STATE_MACHINE_ARN,
-          maxResults: 1000,
-          ...(status ? { statusFilter: status } : {}),
-          ...(token ? { nextToken: token } : {}),
-        }),
-      );
-      for (const e of r.executions ?? [])
-        out.push({ name: e.name ?? '', arn: e.executionArn ?? '', status: e.status ?? '' });
-      token = r.nextToken;
-    } while (token);
-    return out;
-  };
+  const executions = (status?: ExecutionStatus) => listExecutions(sfn, STATE_MACHINE_ARN, status);
   const api = async (user: string, method: string, path: string, body?: unknown) => {
     const r = await fetch(`${cloud.httpUrl}${path}`, {
       method,

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ExecutionStatus, ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { exited, freePort, waitHealthy } from '../test/helpers/cloud.js';
 import { ROOT } from '../test/helpers/pipeline.js';
 
@@ -128,25 +129,29 @@ export function cloudPaths(dir: string): { dataDir: string; logFile: string } {
 }
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same events, decisions and kill points. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../local/faults.js';
+export { localToken } from '../local/identity/client.js';
 
-/** A local-issuer token (local/identity/users.yaml) for the HTTP API. */
-export async function localToken(url: string, username: string): Promise<string> {
-  const r = await fetch(`${url}/_deputy/identity/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username }),
-  });
-  const body = (await r.json()) as { id_token?: string };
-  if (!body.id_token) throw new Error(`no token for ${username}: ${JSON.stringify(body)}`);
-  return body.id_token;
+/** Every execution of a state machine (all pages), optionally of one status. */
+export async function listExecutions(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  status?: ExecutionStatus,
+): Promise<{ name: string; status: string; arn: string }[]> {
+  const out: { name: string; status: string; arn: string }[] = [];
+  let token: string | undefined;
+  do {
+    const r = await sfn.send(
+      new ListExecutionsCommand({
+        stateMachineArn,
+        maxResults: 1000,
+        ...(status ? { statusFilter: status } : {}),
+        ...(token ? { nextToken: token } : {}),
+      }),
+    );
+    for (const e of r.executions ?? [])
+      out.push({ name: e.name ?? '', status: e.status ?? '', arn: e.executionArn ?? '' });
+    token = r.nextToken;
+  } while (token);
+  return out;
 }

@@ -23,7 +23,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
@@ -40,7 +40,7 @@ import type { AuditVerification } from '../shared/history/types.js';
 import { taskIdFor } from '../shared/pipeline/ids.js';
 import { s3ObjectStore } from '../shared/stores/objects.js';
 import { PREFIX, ROOT, STATE_MACHINE_ARN } from '../test/helpers/pipeline.js';
-import { CloudChild, cloudPaths, localToken, seededRandom } from './cloud-child.js';
+import { CloudChild, cloudPaths, listExecutions, localToken, seededRandom } from './cloud-child.js';
 
 export interface SoakOptions {
   /** Example tasks to send (default 500). */
@@ -380,23 +380,7 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakReport> {
     })();
 
     // --- progress and the killer -------------------------------------------------------------
-    const listExecutions = async () => {
-      const out: { name: string; status: string; arn: string }[] = [];
-      let token: string | undefined;
-      do {
-        const r = await sfn.send(
-          new ListExecutionsCommand({
-            stateMachineArn: STATE_MACHINE_ARN,
-            maxResults: 1000,
-            ...(token ? { nextToken: token } : {}),
-          }),
-        );
-        for (const e of r.executions ?? [])
-          out.push({ name: e.name ?? '', status: e.status ?? '', arn: e.executionArn ?? '' });
-        token = r.nextToken;
-      } while (token);
-      return out;
-    };
+    const executionsNow = () => listExecutions(sfn, STATE_MACHINE_ARN);
     let killed = 0;
     let lastClosed = -1;
     let lastProgressAt = Date.now();
@@ -408,9 +392,9 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakReport> {
     });
     for (;;) {
       await sleep(500);
-      let list: Awaited<ReturnType<typeof listExecutions>>;
+      let list: Awaited<ReturnType<typeof executionsNow>>;
       try {
-        list = await listExecutions();
+        list = await executionsNow();
       } catch {
         continue;
       }
@@ -482,7 +466,19 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakReport> {
 
     // --- the checks ----------------------------------------------------------------------------
     log('checking...');
-    await check({ cloud, s3, sqs, sfn, events, intents, result, violate, listExecutions, queueUrl, api });
+    await check({
+      cloud,
+      s3,
+      sqs,
+      sfn,
+      events,
+      intents,
+      result,
+      violate,
+      listExecutions: executionsNow,
+      queueUrl,
+      api,
+    });
     result.peakRssMiB = Math.round(cloud.peakRssKiB / 1024);
     return result;
   } catch (e) {

@@ -142,7 +142,7 @@ export class FaultRuleInvalid extends Error {
 }
 
 /** A small seeded generator (mulberry32): the same seed hits the same requests. */
-function seeded(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -166,7 +166,7 @@ export class FaultInjector {
   private nextId = 1;
 
   constructor(opts: { seed?: number; rules?: readonly FaultRuleInput[] | readonly unknown[] } = {}) {
-    this.random = seeded(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.random = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
     if (opts.rules) this.add(opts.rules);
   }
 
@@ -214,7 +214,7 @@ export class FaultInjector {
 
   /** Reseeds the probability draws (tests that want the same hits every run). */
   reseed(seed: number): void {
-    this.random = seeded(seed);
+    this.random = seededRandom(seed);
   }
 
   /**

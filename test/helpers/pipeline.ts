@@ -16,6 +16,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { localToken } from '../../local/identity/client.js';
 import type { LogEntry } from '../../local/lambda/index.js';
 import { type LocalCloud, startLocalCloud } from '../../local/server.js';
 import { loadService } from '../../local/serverless/index.js';
@@ -84,16 +85,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /** A token of a user of local/identity/users.yaml from the local issuer of the cloud at `url`. */
-export async function tokenAt(url: string, username: string): Promise<string> {
-  const r = await fetch(`${url}/_deputy/identity/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username }),
-  });
-  const body = (await r.json()) as { id_token?: string };
-  if (!body.id_token) throw new Error(`no token for ${username}: ${JSON.stringify(body)}`);
-  return body.id_token;
-}
+export const tokenAt = localToken;
 
 export async function startPipeline(opts: PipelineOptions = {}): Promise<Pipeline> {
   const dataDir = mkdtempSync(join(tmpdir(), 'deputy-pipeline-'));
